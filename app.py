@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Sample app: deploys both workflows with the library's defaults.
+
+Environment-agnostic (deploys into whatever account and Region the CLI's
+credentials point at). Configured through CDK context keys (``-c key=value`` or
+``cdk.json``); see the README's "Sample app" section:
+
+- ``stackName``: CloudFormation stack name (default ``CdkMlDataJobs``)
+- ``deletionPrefix``: key prefix of user-ID files (default ``deletions/``)
+- ``datasetGroupArns``: comma-separated dataset group ARNs the deletion workflow may use (default: all)
+- ``audienceGenerationJobArns``: comma-separated generation job ARNs the export workflow may use (default: all)
+- ``configuredAudienceModelArns``: comma-separated configured audience model ARNs (default: all in the Region)
+- ``destroyOnRemoval``: ``true`` for dev stacks: buckets are emptied and deleted with the stack (default ``false``)
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import aws_cdk as cdk
+from constructs import Construct
+
+from cdk_ml_data_jobs import AudienceExportWorkflow, DataDeletionWorkflow, JobDataBucket
+
+DEFAULT_STACK_NAME = "CdkMlDataJobs"
+
+
+def _list(node: Construct, key: str) -> Optional[list[str]]:
+    value = node.node.try_get_context(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return [part.strip() for part in str(value).split(",") if part.strip()]
+
+
+class MlDataJobsStack(cdk.Stack):
+    """The bucket, the Personalize data access role and both workflows, with outputs."""
+
+    def __init__(self, scope: Construct, id: str, **kwargs) -> None:
+        super().__init__(scope, id, description="cdk-ml-data-jobs sample: Personalize data deletion and "
+                         "Clean Rooms ML audience export workflows", **kwargs)
+        prefix = self.node.try_get_context("deletionPrefix") or "deletions/"
+        destroy = str(self.node.try_get_context("destroyOnRemoval") or "false").lower() == "true"
+        data = JobDataBucket(
+            self, "Data", deletion_prefix=prefix,
+            removal_policy=cdk.RemovalPolicy.DESTROY if destroy else None, auto_delete_objects=destroy,
+        )
+        self.deletion = DataDeletionWorkflow(
+            self, "DataDeletion", bucket=data.bucket, deletion_prefix=prefix,
+            dataset_group_arns=_list(self, "datasetGroupArns"),
+        )
+        self.export = AudienceExportWorkflow(
+            self, "AudienceExport",
+            audience_generation_job_arns=_list(self, "audienceGenerationJobArns"),
+            configured_audience_model_arns=_list(self, "configuredAudienceModelArns"),
+        )
+        self.data = data
+        for name, value, description in (
+            ("DataBucketName", data.bucket.bucket_name, "Bucket for user-ID files (under the deletion prefix)"),
+            ("DeletionPrefix", prefix, "Key prefix of user-ID files"),
+            ("DataAccessRoleArn", self.deletion.data_access_role.role_arn, "Role Personalize assumes"),
+            ("DataDeletionStateMachineArn", self.deletion.state_machine.state_machine_arn, "Deletion workflow"),
+            ("AudienceExportStateMachineArn", self.export.state_machine.state_machine_arn, "Export workflow"),
+        ):
+            cdk.CfnOutput(self, name, value=value, description=description)
+
+
+def build(app: cdk.App) -> MlDataJobsStack:
+    return MlDataJobsStack(app, app.node.try_get_context("stackName") or DEFAULT_STACK_NAME)
+
+
+if __name__ == "__main__":
+    sample = cdk.App()
+    build(sample)
+    sample.synth()

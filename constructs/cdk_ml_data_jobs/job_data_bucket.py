@@ -1,0 +1,222 @@
+"""JobDataBucket: the S3 bucket that holds the jobs' input files."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from aws_cdk import Annotations, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from ._checks import PropsError, checkov_skip, nag_acknowledge
+
+DEFAULT_DELETION_PREFIX = "deletions/"
+DEFAULT_AUDIT_PREFIX = "audit/"
+
+# Overrides that would break a security default or Personalize's requirements.
+_LOCKED_OVERRIDES = {
+    "encryption": "Personalize does not accept a customer KMS key on the bucket that holds user-ID files; "
+    "the bucket uses SSE-S3",
+    "encryption_key": "Personalize does not accept a customer KMS key on the bucket that holds user-ID files",
+    "block_public_access": "public access is always blocked",
+    "public_read_access": "public access is always blocked",
+    "enforce_ssl": "TLS is always enforced",
+    "versioned": "versioning is always on",
+    "server_access_logs_bucket": "use the server_access_logs_bucket prop",
+    "removal_policy": "use the removal_policy prop",
+    "auto_delete_objects": "use the auto_delete_objects prop",
+}
+
+
+def validate_prefix(name: str, value: str) -> Optional[str]:
+    """Problem with an S3 key prefix prop, or None."""
+    if not value or not value.endswith("/") or value.startswith("/") or "*" in value:
+        return f"{name} must be a key prefix like 'deletions/' (ends with '/', no leading '/', no '*')"
+    return None
+
+
+class JobDataBucket(Construct):
+    """The S3 bucket for the jobs' data, secure by default.
+
+    Defaults: all public access blocked, TLS enforced, SSE-S3 encryption
+    (Personalize does not accept a customer KMS key on the bucket that holds the
+    user-ID files), versioning, server access logs to a separate log bucket, and
+    a lifecycle rule that removes the user-ID files under ``deletion_prefix``
+    (current and previous versions) after ``deletion_file_retention``.
+
+    Bring your own bucket with ``existing_bucket`` (then nothing is created), or
+    adjust the created bucket with ``bucket_props`` (mutually exclusive).
+
+    Attributes: ``bucket`` (the bucket used, created or yours), ``log_bucket``
+    (the access-log bucket, when one was created), ``deletion_prefix``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        existing_bucket: Optional[s3.IBucket] = None,
+        bucket_props: Optional[s3.BucketProps] = None,
+        deletion_prefix: str = DEFAULT_DELETION_PREFIX,
+        deletion_file_retention: Optional[Duration] = None,
+        server_access_logs_bucket: Optional[s3.IBucket] = None,
+        access_log_retention: Optional[Duration] = None,
+        removal_policy: Optional[RemovalPolicy] = None,
+        auto_delete_objects: bool = False,
+    ) -> None:
+        """
+        :param existing_bucket: a bucket you already have (any ``IBucket``).
+            Default: none, a bucket is created. Excludes every prop that shapes
+            a created bucket.
+        :param bucket_props: overrides for the created bucket (name, lifecycle
+            rules, CORS, ...). Default: none. Props that would weaken a security
+            default (encryption, public access, TLS, versioning) are refused.
+        :param deletion_prefix: key prefix of the user-ID files. Default
+            ``"deletions/"``.
+        :param deletion_file_retention: how long a user-ID file is kept before
+            the lifecycle rule expires it; previous versions are removed one day
+            after that. Default 14 days. Applies to a created bucket only.
+        :param server_access_logs_bucket: where server access logs go. Default:
+            a separate log bucket is created.
+        :param access_log_retention: expiry of the created log bucket's objects.
+            Default 365 days.
+        :param removal_policy: what happens to the buckets when the stack
+            deletes them. Default ``RemovalPolicy.RETAIN``; use ``DESTROY`` for
+            dev stacks only.
+        :param auto_delete_objects: empty the buckets on stack deletion (adds a
+            CDK custom resource). Default False; requires ``removal_policy=DESTROY``.
+        """
+        super().__init__(scope, id)
+        problems = []
+        if existing_bucket is not None:
+            shaping = {
+                "bucket_props": bucket_props is not None,
+                "server_access_logs_bucket": server_access_logs_bucket is not None,
+                "removal_policy": removal_policy is not None,
+                "auto_delete_objects": auto_delete_objects,
+                "deletion_file_retention": deletion_file_retention is not None,
+                "access_log_retention": access_log_retention is not None,
+            }
+            problems += [
+                f"{name} cannot be combined with existing_bucket (it shapes a bucket this construct creates)"
+                for name, given in shaping.items()
+                if given
+            ]
+        overrides: dict[str, Any] = dict(bucket_props._values) if bucket_props is not None else {}
+        problems += [f"bucket_props.{key}: {why}" for key, why in _LOCKED_OVERRIDES.items() if key in overrides]
+        prefix_problem = validate_prefix("deletion_prefix", deletion_prefix)
+        if prefix_problem:
+            problems.append(prefix_problem)
+        removal_policy = removal_policy or RemovalPolicy.RETAIN
+        deletion_file_retention = deletion_file_retention or Duration.days(14)
+        access_log_retention = access_log_retention or Duration.days(365)
+        if auto_delete_objects and removal_policy != RemovalPolicy.DESTROY:
+            problems.append("auto_delete_objects requires removal_policy=RemovalPolicy.DESTROY")
+        if deletion_file_retention.to_days() < 1:
+            problems.append("deletion_file_retention must be at least one day")
+        if problems:
+            raise PropsError("JobDataBucket", problems)
+
+        self.deletion_prefix = deletion_prefix
+        self.log_bucket: Optional[s3.IBucket] = None
+
+        if existing_bucket is not None:
+            self.bucket: s3.IBucket = existing_bucket
+            return
+
+        log_bucket = server_access_logs_bucket
+        if log_bucket is None:
+            created_log_bucket = s3.Bucket(
+                self,
+                "AccessLogs",
+                encryption=s3.BucketEncryption.S3_MANAGED,
+                block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+                enforce_ssl=True,
+                versioned=True,
+                object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+                lifecycle_rules=[
+                    s3.LifecycleRule(
+                        id="expire-access-logs",
+                        expiration=access_log_retention,
+                        noncurrent_version_expiration=Duration.days(1),
+                        abort_incomplete_multipart_upload_after=Duration.days(1),
+                    )
+                ],
+                removal_policy=removal_policy,
+                auto_delete_objects=auto_delete_objects,
+            )
+            nag_acknowledge(
+                created_log_bucket,
+                "AwsSolutions-S1",
+                "This is the server access log bucket of the job data bucket; logging it into itself "
+                "would loop and logging it elsewhere only moves the question.",
+            )
+            checkov_skip(
+                created_log_bucket,
+                "CKV_AWS_18",
+                "This is the server access log bucket itself.",
+            )
+            checkov_skip(
+                created_log_bucket,
+                "CKV_AWS_145",
+                "S3 server access logging only supports SSE-S3 on the target bucket.",
+            )
+            self.log_bucket = created_log_bucket
+            # Referenced as an imported bucket so that CDK does not grant log delivery
+            # itself (its choice between ACL and bucket policy depends on a feature
+            # flag); the bucket-policy grant is added below, independent of flags.
+            log_bucket = s3.Bucket.from_bucket_attributes(
+                self, "AccessLogsTarget",
+                bucket_name=created_log_bucket.bucket_name, bucket_arn=created_log_bucket.bucket_arn,
+            )
+        else:
+            self.log_bucket = log_bucket
+
+        defaults: dict[str, Any] = dict(
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=log_bucket,
+            server_access_logs_prefix="job-data-bucket/",
+            removal_policy=removal_policy,
+            auto_delete_objects=auto_delete_objects,
+        )
+        lifecycle = [
+            s3.LifecycleRule(
+                id="expire-user-id-files",
+                prefix=deletion_prefix,
+                expiration=deletion_file_retention,
+                noncurrent_version_expiration=Duration.days(1),
+                abort_incomplete_multipart_upload_after=Duration.days(1),
+            ),
+            s3.LifecycleRule(id="expire-delete-markers", expired_object_delete_marker=True),
+        ]
+        lifecycle += list(overrides.pop("lifecycle_rules", None) or [])
+        bucket = s3.Bucket(self, "Bucket", **{**defaults, **overrides, "lifecycle_rules": lifecycle})
+        if isinstance(self.log_bucket, s3.Bucket) and server_access_logs_bucket is None:
+            Annotations.of(bucket).acknowledge_warning(
+                "@aws-cdk/aws-s3:accessLogsPolicyNotAdded",
+                "The log delivery grant is added explicitly to the created log bucket's policy below.",
+            )
+            self.log_bucket.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="S3ServerAccessLogsFromJobDataBucket",
+                    principals=[iam.ServicePrincipal("logging.s3.amazonaws.com")],
+                    actions=["s3:PutObject"],
+                    resources=[self.log_bucket.arn_for_objects("job-data-bucket/*")],
+                    conditions={
+                        "ArnLike": {"aws:SourceArn": bucket.bucket_arn},
+                        "StringEquals": {"aws:SourceAccount": Stack.of(self).account},
+                    },
+                )
+            )
+        checkov_skip(
+            bucket,
+            "CKV_AWS_145",
+            "Personalize does not accept a customer KMS key on the bucket that holds the user-ID files; SSE-S3 is used.",
+        )
+        self.bucket = bucket

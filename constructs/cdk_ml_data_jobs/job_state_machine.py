@@ -1,0 +1,189 @@
+"""JobStateMachine: the launch → wait → poll → decide machinery both workflows use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+from aws_cdk import Duration, Names, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from ._checks import checkov_skip, nag_acknowledge
+
+#: Errors of the Lambda service itself, retried on every task.
+LAMBDA_SERVICE_ERRORS = (
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+)
+
+
+@dataclass(frozen=True)
+class TransientRetry:
+    """How the state machine retries a transient service error (exponential back-off, full jitter).
+
+    ``errors``: error names (the service's error codes). ``interval``: first
+    delay. ``backoff_rate``: growth of the delay. ``max_delay``: cap on one
+    delay. ``max_attempts``: retries before the execution fails with the error.
+    """
+
+    errors: Sequence[str]
+    interval: Duration = field(default_factory=lambda: Duration.seconds(5))
+    backoff_rate: float = 2.0
+    max_delay: Duration = field(default_factory=lambda: Duration.minutes(5))
+    max_attempts: int = 10
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A Lambda step: its function and the payload it receives (state-input paths)."""
+
+    function: lambda_.IFunction
+    parameters: dict
+    result_path: str
+
+
+class JobStateMachine(Construct):
+    """A STANDARD state machine that validates, launches and follows one job.
+
+    Definition (JSONPath)::
+
+        Validate ─▶ Launch ─▶ WaitForJob ─▶ CheckJob ─▶ Decide ─┬─ RUNNING ──▶ WaitForJob
+                                                                 ├─ SUCCEEDED ▶ Succeeded (output: $.tracker.result)
+                                                                 └─ otherwise ▶ JobDidNotSucceed (error/cause from the tracker)
+        any step's named error ─▶ ExplainError ─▶ Failed (error name, and the message as cause)
+
+    The wait before each check is computed by the poll function from the job's
+    age (``$.tracker.waitSeconds``), so the loop needs no fixed interval. The
+    construct grants the state machine ``lambda:InvokeFunction`` on exactly the
+    three functions (no version wildcards).
+
+    Attributes: ``state_machine``, ``log_group``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        validate: TaskSpec,
+        launch: TaskSpec,
+        poll: TaskSpec,
+        explained_errors: Sequence[str],
+        transient_retry: TransientRetry,
+        timeout: Duration,
+        comment: str,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
+        log_removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
+    ) -> None:
+        super().__init__(scope, id)
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            log_group_name="/aws/vendedlogs/states/" + Names.unique_resource_name(self, max_length=400, separator="-"),
+            retention=log_retention,
+            removal_policy=log_removal_policy,
+        )
+        checkov_skip(
+            self.log_group,
+            "CKV_AWS_158",
+            "Execution logs hold the documented inputs and outputs (ARNs, S3 locations, counts), never user IDs; "
+            "CloudWatch Logs encrypts them at rest with AWS-managed keys.",
+        )
+
+        failed = sfn.Fail(
+            self, "Failed", comment="A step reported a named error; the cause is its message.",
+            error_path="$.failure.Error", cause_path="$.failure.Cause.errorMessage",
+        )
+        explain = sfn.Pass(
+            self,
+            "ExplainError",
+            comment="Lift the Lambda error message out of its JSON envelope (no stack trace in the cause).",
+            parameters={"Error.$": "$.failure.Error", "Cause.$": "States.StringToJson($.failure.Cause)"},
+            result_path="$.failure",
+        ).next(failed)
+
+        def task(name: str, spec: TaskSpec, comment: str) -> sfn.CustomState:
+            state = sfn.CustomState(
+                self,
+                name,
+                state_json={
+                    "Type": "Task",
+                    "Comment": comment,
+                    "Resource": spec.function.function_arn,
+                    "Parameters": spec.parameters,
+                    "ResultPath": spec.result_path,
+                },
+            )
+            state.add_retry(
+                errors=list(LAMBDA_SERVICE_ERRORS),
+                interval=Duration.seconds(2),
+                backoff_rate=2,
+                max_delay=Duration.seconds(60),
+                max_attempts=6,
+                jitter_strategy=sfn.JitterType.FULL,
+            )
+            state.add_retry(
+                errors=list(transient_retry.errors),
+                interval=transient_retry.interval,
+                backoff_rate=transient_retry.backoff_rate,
+                max_delay=transient_retry.max_delay,
+                max_attempts=transient_retry.max_attempts,
+                jitter_strategy=sfn.JitterType.FULL,
+            )
+            state.add_catch(explain, errors=list(explained_errors), result_path="$.failure")
+            return state
+
+        validate_task = task("Validate", validate, "Check the input and pre-flight the data; nothing is started.")
+        launch_task = task("Launch", launch, "Start the job, or adopt the one this execution already started.")
+        poll_task = task("CheckJob", poll, "Read the job's status and compute the next wait from its age.")
+        wait = sfn.Wait(
+            self,
+            "WaitForJob",
+            comment="Adaptive wait: grows with the job's age, between the polling bounds.",
+            time=sfn.WaitTime.seconds_path("$.tracker.waitSeconds"),
+        )
+        succeeded = sfn.Succeed(self, "Succeeded", output_path="$.tracker.result")
+        not_succeeded = sfn.Fail(
+            self, "JobDidNotSucceed", comment="The job failed, timed out, vanished or reported an unknown status.",
+            error_path="$.tracker.error", cause_path="$.tracker.cause",
+        )
+        decide = (
+            sfn.Choice(self, "Decide")
+            .when(sfn.Condition.string_equals("$.tracker.phase", "RUNNING"), wait)
+            .when(sfn.Condition.string_equals("$.tracker.phase", "SUCCEEDED"), succeeded)
+            .otherwise(not_succeeded)
+        )
+        definition = validate_task.next(launch_task).next(wait).next(poll_task).next(decide)
+
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            comment=comment,
+            definition_body=sfn.DefinitionBody.from_chainable(definition),
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            timeout=timeout,
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+        )
+        functions = [validate.function, launch.function, poll.function]
+        self.state_machine.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="InvokeJobFunctions",
+                actions=["lambda:InvokeFunction"],
+                resources=[f.function_arn for f in functions],
+            )
+        )
+        policy = self.state_machine.role.node.try_find_child("DefaultPolicy")
+        nag_acknowledge(
+            policy or self.state_machine.role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "Only the X-Ray (PutTraceSegments, PutTelemetryRecords, GetSampling*) and CloudWatch Logs "
+            "log-delivery actions (CreateLogDelivery, DescribeResourcePolicies, ...) that Step Functions needs for "
+            "tracing and logging use '*'; these actions do not support resource-level permissions.",
+        )

@@ -1,0 +1,146 @@
+"""PersonalizeDataAccessRole: the role Amazon Personalize assumes to read the user-ID files."""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+from aws_cdk import Annotations, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from ._checks import PropsError, nag_acknowledge
+from .job_data_bucket import DEFAULT_DELETION_PREFIX, validate_prefix
+
+PERSONALIZE_PRINCIPAL = "personalize.amazonaws.com"
+
+
+class PersonalizeDataAccessRole(Construct):
+    """The IAM role Amazon Personalize assumes to read the user-ID CSV files.
+
+    Trust: ``personalize.amazonaws.com``, only on behalf of this account
+    (``aws:SourceAccount``) and of Personalize resources of this account and
+    Region (``aws:SourceArn``), the confused-deputy protection AWS recommends.
+
+    Permissions: ``s3:GetObject`` on the objects under ``deletion_prefix`` and
+    ``s3:ListBucket`` on the bucket; nothing else.
+
+    Personalize also requires a bucket-policy statement for its service
+    principal (``s3:GetObject`` and ``s3:ListBucket``); this construct adds it
+    when the bucket's policy can be changed, and otherwise says in a warning
+    annotation which statement the bucket's owner must add (``bucket_policy_statement``).
+
+    Attributes: ``role``, ``bucket``, ``deletion_prefix``, ``bucket_policy_statement``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        bucket: s3.IBucket,
+        deletion_prefix: str = DEFAULT_DELETION_PREFIX,
+        existing_role: Optional[iam.IRole] = None,
+        role_name: Optional[str] = None,
+        bucket_policy_source_account_condition: bool = True,
+    ) -> None:
+        """
+        :param bucket: the bucket holding the user-ID files (any ``IBucket``).
+        :param deletion_prefix: key prefix of the user-ID files. Default ``"deletions/"``.
+        :param existing_role: a role you manage yourself. Default: none, a role
+            is created. When given, no role permissions are added (it is yours);
+            the bucket-policy statement is still added.
+        :param role_name: physical name of the created role. Default: generated
+            by CloudFormation.
+        :param bucket_policy_source_account_condition: restrict the bucket-policy
+            statement for ``personalize.amazonaws.com`` to requests made on behalf
+            of this account (``aws:SourceAccount``). Default True. AWS's
+            Personalize documentation shows the statement without a condition;
+            set False to match it exactly if your account's deletions are refused.
+        """
+        super().__init__(scope, id)
+        problems = []
+        prefix_problem = validate_prefix("deletion_prefix", deletion_prefix)
+        if prefix_problem:
+            problems.append(prefix_problem)
+        if existing_role is not None and role_name is not None:
+            problems.append("role_name cannot be combined with existing_role")
+        if problems:
+            raise PropsError("PersonalizeDataAccessRole", problems)
+
+        stack = Stack.of(self)
+        self.bucket = bucket
+        self.deletion_prefix = deletion_prefix
+        objects_arn = bucket.arn_for_objects(f"{deletion_prefix}*")
+
+        if existing_role is not None:
+            self.role: iam.IRole = existing_role
+        else:
+            role = iam.Role(
+                self,
+                "Role",
+                role_name=role_name,
+                description="Assumed by Amazon Personalize to read user-ID files for data deletion jobs",
+                assumed_by=iam.ServicePrincipal(
+                    PERSONALIZE_PRINCIPAL,
+                    conditions={
+                        "StringEquals": {"aws:SourceAccount": stack.account},
+                        "ArnLike": {
+                            "aws:SourceArn": stack.format_arn(service="personalize", resource="*"),
+                        },
+                    },
+                ),
+            )
+            policy = iam.Policy(
+                self,
+                "ReadUserIdFiles",
+                statements=[
+                    iam.PolicyStatement(
+                        sid="ReadUserIdFiles",
+                        actions=["s3:GetObject"],
+                        resources=[objects_arn],
+                    ),
+                    iam.PolicyStatement(
+                        sid="ListJobDataBucket",
+                        actions=["s3:ListBucket"],
+                        resources=[bucket.bucket_arn],
+                    ),
+                ],
+            )
+            policy.attach_to_role(role)
+            nag_acknowledge(
+                policy,
+                f"AwsSolutions-IAM5[Resource::<{_resolved_name(stack, bucket)}.Arn>/{deletion_prefix}*]",
+                "Personalize reads user-ID files whose names are chosen per request; access is limited "
+                "to GetObject on the deletion prefix only.",
+            )
+            self.role = role
+
+        conditions = (
+            {"StringEquals": {"aws:SourceAccount": stack.account}} if bucket_policy_source_account_condition else None
+        )
+        self.bucket_policy_statement = iam.PolicyStatement(
+            sid="PersonalizeReadUserIdFiles",
+            principals=[iam.ServicePrincipal(PERSONALIZE_PRINCIPAL)],
+            actions=["s3:GetObject", "s3:ListBucket"],
+            resources=[bucket.bucket_arn, objects_arn],
+            conditions=conditions,
+        )
+        added = bucket.add_to_resource_policy(self.bucket_policy_statement)
+        if not added.statement_added:
+            Annotations.of(self).add_warning_v2(
+                "cdk-ml-data-jobs:bucketPolicyNotAdded",
+                "The bucket's policy cannot be changed from this stack (imported bucket). Amazon Personalize "
+                "needs this statement in the policy of bucket "
+                f"{bucket.bucket_name}: "
+                + json.dumps(stack.resolve(self.bucket_policy_statement.to_statement_json()), sort_keys=True),
+            )
+
+
+def _resolved_name(stack: Stack, bucket: s3.IBucket) -> str:
+    """The logical id cdk-nag shows for a created bucket's ARN (``<BucketLogicalId.Arn>``)."""
+    child = bucket.node.default_child
+    if child is None:
+        return bucket.node.id
+    return stack.get_logical_id(child)  # type: ignore[arg-type]

@@ -1,0 +1,82 @@
+"""Start the Personalize data deletion job, or adopt the one this execution already started.
+
+Event: ``{"request": <validated request>}``. Returns the tracker (phase RUNNING).
+``CreateDataDeletionJob`` is not idempotent; a retried or redriven execution
+uses the same job name, gets ``ResourceAlreadyExistsException`` and adopts the
+existing job after checking it is the same request.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from jobkit import clients, tracker
+from jobkit.errors import JobNameInUse, error_code, service_error
+
+OPERATIONS = ("CreateDataDeletionJob", "DescribeDataDeletionJob", "ListDataDeletionJobs")
+MIN_BOTOCORE = "1.34.97"
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    request = event["request"]
+    personalize = clients.client("personalize")
+    clients.require_operations(personalize, OPERATIONS, MIN_BOTOCORE)
+    params: dict[str, Any] = {
+        "jobName": request["jobName"],
+        "datasetGroupArn": request["datasetGroupArn"],
+        "dataSource": {"dataLocation": request["dataLocation"]},
+        "roleArn": os.environ["DATA_ACCESS_ROLE_ARN"],
+    }
+    if request.get("tags"):
+        params["tags"] = request["tags"]
+    adopted = False
+    try:
+        arn = personalize.create_data_deletion_job(**params)["dataDeletionJobArn"]
+    except ClientError as error:
+        if error_code(error) != "ResourceAlreadyExistsException":
+            raise service_error(error, "CreateDataDeletionJob") from None
+        arn = _adopt(personalize, request)
+        adopted = True
+    job = {"dataDeletionJobArn": arn, "jobName": request["jobName"], "adopted": adopted}
+    return tracker.running(job, "PENDING", tracker.PollSettings.from_env().min_wait)
+
+
+def _adopt(personalize: Any, request: dict[str, Any]) -> str:
+    """ARN of the existing job named like ours, if it is ours (same dataset group and data)."""
+    name, group = request["jobName"], request["datasetGroupArn"]
+    arn = _find(personalize, name, group)
+    if arn is None:
+        raise JobNameInUse(
+            f"A data deletion job named {name} already exists, but not in dataset group {group}; "
+            "choose another jobName"
+        )
+    try:
+        existing = personalize.describe_data_deletion_job(dataDeletionJobArn=arn)["dataDeletionJob"]
+    except ClientError as error:
+        raise service_error(error, "DescribeDataDeletionJob") from None
+    if existing.get("dataSource", {}).get("dataLocation") != request["dataLocation"]:
+        raise JobNameInUse(
+            f"A data deletion job named {name} already exists in this dataset group for another dataLocation; "
+            "choose another jobName"
+        )
+    return arn
+
+
+def _find(personalize: Any, name: str, group: str) -> str | None:
+    """Follow ``nextToken`` through ListDataDeletionJobs (boto3 has no paginator for it)."""
+    kwargs: dict[str, Any] = {"datasetGroupArn": group, "maxResults": 100}
+    while True:
+        try:
+            page = personalize.list_data_deletion_jobs(**kwargs)
+        except ClientError as error:
+            raise service_error(error, "ListDataDeletionJobs") from None
+        for job in page.get("dataDeletionJobs", []):
+            if job.get("jobName") == name and job.get("datasetGroupArn", group) == group:
+                return job["dataDeletionJobArn"]
+        token = page.get("nextToken")
+        if not token:
+            return None
+        kwargs["nextToken"] = token

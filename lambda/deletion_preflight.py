@@ -1,0 +1,108 @@
+"""Pre-flight the user-ID data of a deletion: it exists, is readable and is well formed.
+
+Reads only what it needs: object sizes from HEAD or the listing, and the first
+2 KiB of each CSV file (the header and the first row). Never returns, logs or
+puts into an error message any user ID or any other file content.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from botocore.exceptions import ClientError
+
+from jobkit import clients
+from jobkit.errors import error_code
+
+#: Personalize's limit on the total size of a deletion job's input files.
+MAX_TOTAL_BYTES = 100 * 1024 * 1024
+#: Files this pre-flight reads when ``dataLocation`` is a folder.
+MAX_FILES = 1000
+#: Enough for the header and a first USER_ID of up to 256 characters in UTF-8.
+_HEAD_BYTES = 2048
+_HEADER = "USER_ID"
+
+
+@dataclass(frozen=True)
+class DataSummary:
+    objects: int
+    total_bytes: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {"objects": self.objects, "bytes": self.total_bytes}
+
+
+def check(bucket: str, key: str) -> tuple[DataSummary | None, list[str]]:
+    """Summary of the data at ``s3://bucket/key`` and the problems found with it."""
+    if key.endswith("/"):
+        objects, problems = _csv_files_under(bucket, key)
+    else:
+        objects, problems = _single_file(bucket, key)
+    if problems:
+        return None, problems
+    total = sum(size for _, size in objects)
+    if total > MAX_TOTAL_BYTES:
+        problems.append(
+            f"the user-ID data is {total} bytes; Personalize accepts at most {MAX_TOTAL_BYTES} bytes per job"
+        )
+    for object_key, size in objects:
+        problems += _file_problems(bucket, object_key, size)
+    return (None if problems else DataSummary(len(objects), total)), problems
+
+
+def _single_file(bucket: str, key: str) -> tuple[list[tuple[str, int]], list[str]]:
+    try:
+        head = clients.client("s3").head_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        code = error_code(error)
+        if code in ("404", "NoSuchKey", "NotFound"):
+            return [], [f"s3://{bucket}/{key} does not exist"]
+        if code in ("403", "AccessDenied"):
+            return [], [f"s3://{bucket}/{key} cannot be read (access denied)"]
+        raise
+    return [(key, int(head["ContentLength"]))], []
+
+
+def _csv_files_under(bucket: str, prefix: str) -> tuple[list[tuple[str, int]], list[str]]:
+    found: list[tuple[str, int]] = []
+    pages = clients.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    for page in pages:
+        for item in page.get("Contents", []):
+            if item["Key"].endswith(".csv"):
+                found.append((item["Key"], int(item["Size"])))
+                if len(found) > MAX_FILES:
+                    return [], [
+                        f"s3://{bucket}/{prefix} holds more than {MAX_FILES} .csv files; split the request"
+                    ]
+    if not found:
+        return [], [f"s3://{bucket}/{prefix} holds no .csv file (Personalize reads only files ending in .csv)"]
+    return found, []
+
+
+def _file_problems(bucket: str, key: str, size: int) -> list[str]:
+    where = f"s3://{bucket}/{key}"
+    if size == 0:
+        return [f"{where} is empty; it needs a USER_ID header and at least one user ID"]
+    body = clients.client("s3").get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{_HEAD_BYTES - 1}")["Body"]
+    raw = body.read()
+    body.close()
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return [f"{where} starts with a UTF-8 byte-order mark; save it as UTF-8 without BOM"]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        if error.start < len(raw) - 3:  # not just a character cut by the range
+            return [f"{where} is not UTF-8 text"]
+        text = raw[: error.start].decode("utf-8")
+    lines = text.split("\n")
+    header = lines[0].rstrip("\r")
+    if header != _HEADER:
+        if header.replace(" ", "").upper().startswith(_HEADER + ","):
+            return [f"{where} must have a single USER_ID column"]
+        return [f"{where} must start with the header line USER_ID (its first line is {len(header)} characters "
+                "of something else)"]
+    complete = len(lines) > 2 or len(raw) >= size
+    first = lines[1].rstrip("\r") if len(lines) > 1 else ""
+    if not first.strip() and complete:
+        return [f"{where} has no user ID after its USER_ID header"]
+    return []

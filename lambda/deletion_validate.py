@@ -1,0 +1,106 @@
+"""Validate a data deletion request and pre-flight its data. Starts nothing.
+
+Event: ``{"input": <execution input>, "executionName": <name>}``.
+Returns the normalised request the launch step uses. Raises ``InvalidInput``
+listing every problem found, before any job exists.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import re
+from typing import Any
+
+import deletion_preflight
+from jobkit import clients, model_rules, names
+from jobkit.errors import InvalidInput
+
+OPERATION = "CreateDataDeletionJob"
+FIELDS = ("datasetGroupArn", "dataLocation", "jobName", "tags")
+_DATASET_GROUP_ARN = re.compile(
+    r"arn:aws[a-z-]*:personalize:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):dataset-group/[A-Za-z0-9][A-Za-z0-9_-]{0,62}"
+)
+_S3_URI = re.compile(r"s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>.+)")
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    data = event.get("input")
+    if not isinstance(data, dict):
+        raise InvalidInput("the execution input must be a JSON object")
+    personalize = clients.client("personalize")
+    problems = [f"{key} is not a known field (known: {', '.join(FIELDS)})" for key in data if key not in FIELDS]
+
+    group = data.get("datasetGroupArn")
+    location = data.get("dataLocation")
+    for field, value in (("datasetGroupArn", group), ("dataLocation", location)):
+        if value is None:
+            problems.append(f"{field} is required")
+        else:
+            problems += model_rules.problems(model_rules.member_shape(personalize, OPERATION, field), value, field)
+    if isinstance(group, str):
+        problems += _dataset_group_problems(group)
+
+    job_name = data.get("jobName")
+    if job_name is None:
+        job_name = names.personalize_job_name(str(event["executionName"]))
+    else:
+        problems += model_rules.problems(model_rules.member_shape(personalize, OPERATION, "jobName"), job_name, "jobName")
+    tags = data.get("tags")
+    if tags is not None:
+        problems += model_rules.problems(model_rules.member_shape(personalize, OPERATION, "tags"), tags, "tags")
+        if tags and os.environ.get("TAGS_ALLOWED") == "false":
+            problems.append("tags are not allowed by this workflow (it was deployed with allow_tags=False)")
+
+    bucket = key = None
+    if isinstance(location, str):
+        bucket, key, location_problems = _location(location)
+        problems += location_problems
+    if problems:
+        raise InvalidInput(problems)
+
+    summary, data_problems = deletion_preflight.check(bucket, key)
+    if data_problems:
+        raise InvalidInput(data_problems)
+
+    request: dict[str, Any] = {
+        "datasetGroupArn": group,
+        "dataLocation": location,
+        "jobName": job_name,
+        "inputData": summary.as_dict(),
+    }
+    if tags:
+        request["tags"] = tags
+    return request
+
+
+def _dataset_group_problems(arn: str) -> list[str]:
+    match = _DATASET_GROUP_ARN.fullmatch(arn)
+    if not match:
+        return ["datasetGroupArn must be a dataset group ARN: arn:aws:personalize:REGION:ACCOUNT:dataset-group/NAME"]
+    problems = []
+    region = os.environ.get("AWS_REGION")
+    if region and match["region"] != region:
+        problems.append(f"datasetGroupArn is in Region {match['region']}; this workflow runs in {region}")
+    allowed = json.loads(os.environ.get("ALLOWED_DATASET_GROUP_ARNS", '["*"]'))
+    if not any(fnmatch.fnmatchcase(arn, pattern) for pattern in allowed):
+        problems.append("datasetGroupArn is not one of the dataset groups this workflow may delete from")
+    return problems
+
+
+def _location(location: str) -> tuple[str | None, str | None, list[str]]:
+    bucket_name = os.environ["DATA_BUCKET"]
+    prefix = os.environ["DELETION_PREFIX"]
+    match = _S3_URI.fullmatch(location)
+    if not match:
+        return None, None, [f"dataLocation must be s3://{bucket_name}/{prefix}... (a .csv file or a folder ending in /)"]
+    bucket, key = match["bucket"], match["key"]
+    problems = []
+    if bucket != bucket_name:
+        problems.append(f"dataLocation must be in this workflow's bucket {bucket_name}")
+    if not key.startswith(prefix):
+        problems.append(f"dataLocation must be under s3://{bucket_name}/{prefix} (Personalize may read only there)")
+    if not (key.endswith("/") or key.endswith(".csv")):
+        problems.append("dataLocation must name a .csv file or a folder ending in /")
+    return bucket, key, problems

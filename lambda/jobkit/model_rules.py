@@ -1,0 +1,81 @@
+"""Check values against the constraints of a botocore service model.
+
+botocore validates required members, types and minimum lengths before sending a
+request, but not patterns, maximum lengths, enums or numeric ranges. The
+functions check those here, against the very model the runtime's boto3 carries,
+so that bad input is rejected with a clear message before any job is started.
+Messages describe the rule, never the offending value.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+from botocore.model import Shape
+
+# Smithy patterns follow Java's UTF-16 semantics: astral characters are written
+# as surrogate ranges. Python strings hold whole code points, so translate.
+_SURROGATES = "\\uD800\\uDBFF-\\uDC00\\uDFFF"
+_ASTRAL = "\\U00010000-\\U0010FFFF"
+
+
+@lru_cache(maxsize=None)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern.replace(_SURROGATES, _ASTRAL))
+
+
+def member_shape(api: Any, operation: str, *path: str) -> Shape:
+    """The shape of ``path`` (member names, ``[]`` for list items) in an operation's input."""
+    shape = api.meta.service_model.operation_model(operation).input_shape
+    for step in path:
+        shape = shape.member if step == "[]" else shape.members[step]
+    return shape
+
+
+def problems(shape: Shape, value: Any, label: str) -> list[str]:
+    """Every way ``value`` breaks ``shape``'s constraints (empty when it fits)."""
+    meta = shape.metadata
+    kind = shape.type_name
+    found: list[str] = []
+    if kind == "string":
+        if not isinstance(value, str):
+            return [f"{label} must be a string"]
+        if "min" in meta and len(value) < meta["min"]:
+            found.append(f"{label} must have at least {meta['min']} characters")
+        if "max" in meta and len(value) > meta["max"]:
+            found.append(f"{label} must have at most {meta['max']} characters (has {len(value)})")
+        if shape.enum and value not in shape.enum:
+            found.append(f"{label} must be one of {', '.join(shape.enum)}")
+        pattern = meta.get("pattern")
+        if pattern and not _compiled(pattern).fullmatch(value):
+            found.append(f"{label} must match the pattern {pattern}")
+    elif kind in ("integer", "long"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            return [f"{label} must be an integer"]
+        if "min" in meta and value < meta["min"]:
+            found.append(f"{label} must be at least {meta['min']}")
+        if "max" in meta and value > meta["max"]:
+            found.append(f"{label} must be at most {meta['max']}")
+    elif kind == "list":
+        if not isinstance(value, list):
+            return [f"{label} must be a list"]
+        if "min" in meta and len(value) < meta["min"]:
+            found.append(f"{label} must have at least {meta['min']} items")
+        if "max" in meta and len(value) > meta["max"]:
+            found.append(f"{label} must have at most {meta['max']} items (has {len(value)})")
+        for index, item in enumerate(value):
+            found += problems(shape.member, item, f"{label}[{index}]")
+    elif kind == "structure":
+        if not isinstance(value, dict):
+            return [f"{label} must be an object"]
+        for name in shape.required_members:
+            if name not in value:
+                found.append(f"{label}.{name} is required")
+        for name, item in value.items():
+            if name not in shape.members:
+                found.append(f"{label}.{name} is not a known field")
+            else:
+                found += problems(shape.members[name], item, f"{label}.{name}")
+    return found

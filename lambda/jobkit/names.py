@@ -1,0 +1,41 @@
+"""Job names derived from Step Functions execution names.
+
+An execution name is unique within its state machine (for 90 days after it
+closes) and is the same when a failed execution is redriven, so a job name
+derived from it makes a retried or redriven launch find its own job instead of
+starting a second one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+_PERSONALIZE_BAD = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
+
+
+def personalize_job_name(execution_name: str, max_length: int = 63) -> str:
+    """A name matching ``^[a-zA-Z0-9][a-zA-Z0-9\\-_]*`` of at most ``max_length`` characters.
+
+    Unchanged when the execution name already fits; otherwise sanitised and
+    suffixed with a hash of the original, so that two execution names that
+    sanitise alike still give different job names.
+    """
+    name = execution_name
+    if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", name) and len(name) <= max_length:
+        return name
+    cleaned = _PERSONALIZE_BAD.sub("-", name).lstrip("-_") or "job"
+    suffix = "-" + _digest(execution_name)
+    return cleaned[: max_length - len(suffix)].rstrip("-_") + suffix
+
+
+def bounded_name(execution_name: str, max_length: int = 63) -> str:
+    """The execution name, shortened with a hash suffix when it is too long."""
+    if len(execution_name) <= max_length:
+        return execution_name
+    suffix = "-" + _digest(execution_name)
+    return execution_name[: max_length - len(suffix)] + suffix

@@ -1,0 +1,75 @@
+"""The tracker: what the launch and poll functions hand to the state machine.
+
+The state machine's wait-poll-decide loop is generic; it reads only these keys:
+
+``phase``
+    ``RUNNING`` (wait ``waitSeconds`` and poll again), ``SUCCEEDED`` (the
+    execution succeeds with ``result`` as its output) or ``STOPPED`` (the
+    execution fails with ``error`` and ``cause``).
+``job``
+    The service-specific reference to the job, passed back to the next poll.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from .schedule import next_wait_seconds
+
+
+@dataclass(frozen=True)
+class PollSettings:
+    """Polling bounds, read from the function's environment (set by the construct)."""
+
+    min_wait: int
+    max_wait: int
+    growth: float
+    job_timeout: int
+
+    @classmethod
+    def from_env(cls) -> "PollSettings":
+        return cls(
+            min_wait=int(os.environ["POLL_MIN_WAIT_SECONDS"]),
+            max_wait=int(os.environ["POLL_MAX_WAIT_SECONDS"]),
+            growth=float(os.environ["POLL_GROWTH"]),
+            job_timeout=int(os.environ["JOB_TIMEOUT_SECONDS"]),
+        )
+
+    def wait_for(self, age_seconds: float) -> int:
+        """Seconds to wait before checking a job of this age again."""
+        return next_wait_seconds(
+            age_seconds,
+            min_wait=self.min_wait,
+            max_wait=self.max_wait,
+            growth=self.growth,
+            remaining_seconds=self.job_timeout - age_seconds,
+        )
+
+    def timed_out(self, age_seconds: float) -> bool:
+        return age_seconds >= self.job_timeout
+
+
+def running(job: dict[str, Any], status: str, wait_seconds: int) -> dict[str, Any]:
+    return {"phase": "RUNNING", "status": status, "waitSeconds": wait_seconds, "job": job}
+
+
+def succeeded(job: dict[str, Any], status: str, result: dict[str, Any]) -> dict[str, Any]:
+    return {"phase": "SUCCEEDED", "status": status, "job": job, "result": result}
+
+
+def stopped(job: dict[str, Any], status: str, error: str, cause: dict[str, Any]) -> dict[str, Any]:
+    """The job ended badly (or cannot be followed): fail the execution.
+
+    ``cause`` becomes the execution's cause as compact JSON, so both people and
+    programs can read it.
+    """
+    return {
+        "phase": "STOPPED",
+        "status": status,
+        "job": job,
+        "error": error,
+        "cause": json.dumps(cause, separators=(",", ":"), sort_keys=True),
+    }

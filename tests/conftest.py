@@ -1,0 +1,59 @@
+"""Shared fixtures for every tier.
+
+Synthesis is expensive (3–4 s of jsii start-up per process, then 0.1–0.3 s per
+stack), so the sample app is synthesized once per test session and shared.
+Apps are built with the feature flags pinned in cdk.json, like `cdk synth`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+sys.dont_write_bytecode = True  # keep __pycache__ out of lambda/ (asset hashes)
+
+
+def cdk_json_context() -> dict[str, Any]:
+    return json.loads((ROOT / "cdk.json").read_text())["context"]
+
+
+@pytest.fixture(scope="session")
+def make_app() -> Callable[..., Any]:
+    """``make_app(**context)``: a fresh cdk.App with cdk.json's pinned feature flags."""
+    import aws_cdk as cdk
+
+    def make(**context: Any) -> cdk.App:
+        return cdk.App(context={**cdk_json_context(), **context})
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def sample_stack(make_app):
+    """The sample app's stack, synthesized once."""
+    sys.path.insert(0, str(ROOT))
+    import app as sample_app
+
+    app = make_app()
+    stack = sample_app.build(app)
+    return stack
+
+
+@pytest.fixture(scope="session")
+def sample_template(sample_stack):
+    from aws_cdk.assertions import Template
+
+    return Template.from_stack(sample_stack)
+
+
+@pytest.fixture(scope="session")
+def sample_template_json(sample_template) -> dict[str, Any]:
+    return sample_template.to_json()

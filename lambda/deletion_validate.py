@@ -34,11 +34,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
     group = data.get("datasetGroupArn")
     location = data.get("dataLocation")
-    for field, value in (("datasetGroupArn", group), ("dataLocation", location)):
+    for field, path, value in (("datasetGroupArn", ("datasetGroupArn",), group),
+                               ("dataLocation", ("dataSource", "dataLocation"), location)):
         if value is None:
             problems.append(f"{field} is required")
         else:
-            problems += model_rules.problems(model_rules.member_shape(personalize, OPERATION, field), value, field)
+            problems += model_rules.problems(model_rules.member_shape(personalize, OPERATION, *path), value, field)
     if isinstance(group, str):
         problems += _dataset_group_problems(group)
 

@@ -38,10 +38,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     summary = {
         **_identity(job),
         "status": status,
-        "description": found.get("description"),
         "createTime": iso(found.get("createTime")),
         "updateTime": iso(found.get("updateTime")),
     }
+    if found.get("description") is not None:
+        summary["description"] = found["description"]
     if status == "ACTIVE":
         return tracker.succeeded(job, status, {
             **summary,

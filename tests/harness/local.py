@@ -1,0 +1,288 @@
+"""LocalWorkflows: execute the synthesized state machines in moto's ASL interpreter.
+
+- Step Functions: moto's executor (``execute_state_machine``), fed the resolved
+  definitions from the template.
+- Lambda: moto's docker-less backend, whose ``invoke`` is replaced by one that
+  imports the function's handler from its code folder, applies the function's
+  environment and calls it in-process; exceptions come back as a Lambda
+  function error (``errorType`` = class name), as on AWS.
+- S3: moto. Personalize data deletion and Clean Rooms ML: the fakes in
+  ``fakes.py``.
+- Time: Wait states and Retry back-off advance a virtual clock; the handlers and
+  the fakes read that clock. Nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import os
+import sys
+import threading
+import time
+import traceback
+import types
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import boto3
+
+from . import assembly
+from .clock import VirtualClock
+from .fake_service import FakeService, install
+from .fakes import FakeCleanRoomsML, FakePersonalize
+
+MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+HISTORY_LIMIT = 25_000
+
+
+@dataclass
+class Execution:
+    arn: str
+    status: str
+    output: Any
+    error: str | None
+    cause: str | None
+    history: list[dict[str, Any]]
+    started: float  # virtual seconds since the clock's start
+    stopped: float
+
+    @property
+    def events(self) -> int:
+        return len(self.history)
+
+    def count(self, event_type: str) -> int:
+        return sum(1 for e in self.history if e["type"] == event_type)
+
+    @property
+    def transitions(self) -> int:
+        return self.count("StateEntered") or sum(1 for e in self.history if e["type"].endswith("StateEntered"))
+
+    def cause_json(self) -> Any:
+        return json.loads(self.cause) if self.cause else None
+
+
+@dataclass
+class Invocation:
+    function: str
+    event: dict[str, Any]
+    result: Any
+    error: str | None
+    at: float
+
+
+class LocalWorkflows:
+    """Context manager running a synthesized template's workflows locally."""
+
+    def __init__(self, template: dict[str, Any], code_dir: str, *, clock: VirtualClock | None = None,
+                 bucket_versioning: bool = True) -> None:
+        self.template = template
+        self.clock = clock or VirtualClock()
+        self.resolver = assembly.Resolver(template)
+        self.functions = assembly.functions(template, self.resolver, code_dir)
+        self.machine_specs = assembly.machines(template, self.resolver)
+        self.personalize = FakePersonalize(self.clock)
+        self.cleanroomsml = FakeCleanRoomsML(self.clock)
+        self.fakes: list[FakeService] = [self.personalize, self.cleanroomsml]
+        self.invocations: list[Invocation] = []
+        self.machine_arns: dict[str, str] = {}
+        self.bucket_versioning = bucket_versioning
+        self._stack = contextlib.ExitStack()
+        self._invoke_lock = threading.Lock()
+
+    # ---- set-up ---------------------------------------------------------------------
+    def __enter__(self) -> "LocalWorkflows":
+        from moto import mock_aws
+
+        env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+               "AWS_DEFAULT_REGION": assembly.REGION, "AWS_REGION": assembly.REGION}
+        self._stack.enter_context(_environ(env))
+        self._stack.enter_context(mock_aws(config=MOTO_CONFIG))
+        self._stack.enter_context(self._patched_moto())
+        boto3.setup_default_session(region_name=assembly.REGION)
+        self._stack.callback(install(self.fakes, boto3.DEFAULT_SESSION.events))
+        code_dirs = {spec.code_dir for spec in self.functions.values()}
+        self._stack.enter_context(_handler_imports(code_dirs, self.clock))
+        self.s3 = boto3.client("s3")
+        self.sfn = boto3.client("stepfunctions")
+        self._create_buckets()
+        for logical_id, spec in self.machine_specs.items():
+            created = self.sfn.create_state_machine(
+                name=logical_id, definition=json.dumps(spec.definition), type="STANDARD",
+                roleArn=f"arn:aws:iam::{assembly.ACCOUNT}:role/{logical_id}Role",
+            )
+            self.machine_arns[logical_id] = created["stateMachineArn"]
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stack.close()
+
+    def _create_buckets(self) -> None:
+        for logical_id, resource in self.template["Resources"].items():
+            if resource["Type"] != "AWS::S3::Bucket":
+                continue
+            name = self.resolver.physical_name(logical_id)
+            self.s3.create_bucket(Bucket=name)
+            if self.bucket_versioning:
+                self.s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+
+    @contextlib.contextmanager
+    def _patched_moto(self) -> Iterator[None]:
+        from moto.awslambda_simple.models import LambdaSimpleBackend
+        from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+        from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+
+        harness = self
+        clock = self.clock
+
+        def invoke(backend: Any, function_name: str, qualifier: Any, body: Any, headers: Any,
+                   response_headers: Any) -> bytes:
+            return harness._invoke(function_name, body, response_headers)
+
+        def wait_interval(self_wait: Any, env: Any, wait_seconds: int) -> None:
+            clock.advance(wait_seconds, kind="wait")
+
+        saved = (LambdaSimpleBackend.invoke, WaitFunction._wait_interval, retrier_decl.time)
+        LambdaSimpleBackend.invoke = invoke
+        WaitFunction._wait_interval = wait_interval
+        retrier_decl.time = types.SimpleNamespace(sleep=lambda s: clock.advance(s, kind="backoff"), time=time.time)
+        try:
+            yield
+        finally:
+            LambdaSimpleBackend.invoke, WaitFunction._wait_interval, retrier_decl.time = saved
+
+    # ---- Lambda ---------------------------------------------------------------------
+    def _invoke(self, function_name: str, body: Any, response_headers: dict[str, str]) -> bytes:
+        spec = self.functions.get(function_name) or next(
+            s for s in self.functions.values() if s.logical_id == function_name)
+        event = json.loads(body) if body else {}
+        module_name, attribute = spec.handler.rsplit(".", 1)
+        with self._invoke_lock, _environ(spec.environment):
+            at = self.clock.elapsed()
+            try:
+                handler = getattr(importlib.import_module(module_name), attribute)
+                result = handler(event, _Context(spec))
+                try:
+                    payload = json.dumps(result)
+                except TypeError as error:  # what Lambda's runtime reports for a non-JSON result
+                    raise _named("Runtime.MarshalError", f"Unable to marshal response: {error}") from None
+            except Exception as error:  # noqa: BLE001 - reported like the Lambda runtime does
+                name = getattr(error, "lambda_error_type", type(error).__name__)
+                self.invocations.append(Invocation(spec.logical_id, event, None, name, at))
+                response_headers["x-amz-function-error"] = "Unhandled"
+                return json.dumps({
+                    "errorMessage": str(error), "errorType": name, "requestId": str(uuid.uuid4()),
+                    "stackTrace": traceback.format_tb(error.__traceback__),
+                }).encode()
+        self.invocations.append(Invocation(spec.logical_id, event, result, None, at))
+        return payload.encode()
+
+    # ---- executions -----------------------------------------------------------------
+    def machine(self, path_part: str) -> str:
+        """ARN of the state machine whose construct path contains ``path_part``."""
+        matches = [self.machine_arns[lid] for lid, spec in self.machine_specs.items() if path_part in spec.path]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} state machines match {path_part!r}")
+        return matches[0]
+
+    def bucket(self, path_part: str = "Data/Bucket") -> str:
+        for logical_id, resource in self.template["Resources"].items():
+            if resource["Type"] == "AWS::S3::Bucket" and path_part in resource.get("Metadata", {}).get(
+                    "aws:cdk:path", ""):
+                return self.resolver.physical_name(logical_id)
+        raise KeyError(path_part)
+
+    def start(self, machine: str, payload: Any, name: str | None = None) -> str:
+        arn = machine if machine.startswith("arn:") else self.machine(machine)
+        # Step Functions names an execution with a UUID when no name is given; moto would use "None".
+        kwargs = {"stateMachineArn": arn, "input": json.dumps(payload), "name": name or str(uuid.uuid4())}
+        return self.sfn.start_execution(**kwargs)["executionArn"]
+
+    def wait(self, execution_arn: str, timeout: float = 120.0, started: float = 0.0) -> Execution:
+        deadline = time.monotonic() + timeout
+        while True:
+            described = self.sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] != "RUNNING":
+                break
+            if time.monotonic() > deadline:
+                self.sfn.stop_execution(executionArn=execution_arn, error="Harness.Timeout")
+                raise TimeoutError(f"{execution_arn} still RUNNING after {timeout} s of real time")
+            time.sleep(0.005)
+        history = self._history(execution_arn)
+        output = described.get("output")
+        return Execution(execution_arn, described["status"], json.loads(output) if output else None,
+                         described.get("error"), described.get("cause"), history, started, self.clock.elapsed())
+
+    def run(self, machine: str, payload: Any, name: str | None = None, timeout: float = 120.0) -> Execution:
+        started = self.clock.elapsed()
+        return self.wait(self.start(machine, payload, name), timeout, started)
+
+    def _history(self, execution_arn: str) -> list[dict[str, Any]]:
+        events, token = [], None
+        while True:
+            kwargs = {"executionArn": execution_arn, "maxResults": 1000}
+            if token:
+                kwargs["nextToken"] = token
+            page = self.sfn.get_execution_history(**kwargs)
+            events += page["events"]
+            token = page.get("nextToken")
+            if not token:
+                return events
+
+    # ---- S3 helpers -----------------------------------------------------------------
+    def put_csv(self, key: str, user_ids: list[str], header: str = "USER_ID", bucket: str | None = None) -> str:
+        bucket = bucket or self.bucket()
+        body = "\n".join([header, *user_ids]) + "\n"
+        self.s3.put_object(Bucket=bucket, Key=key, Body=body.encode())
+        return f"s3://{bucket}/{key}"
+
+
+class _Context:
+    def __init__(self, spec: assembly.FunctionSpec) -> None:
+        self.function_name = spec.logical_id
+        self.invoked_function_arn = spec.arn
+        self.aws_request_id = str(uuid.uuid4())
+        self.memory_limit_in_mb = 256
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+def _named(name: str, message: str) -> Exception:
+    error = RuntimeError(message)
+    error.lambda_error_type = name  # type: ignore[attr-defined]
+    return error
+
+
+@contextlib.contextmanager
+def _environ(values: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update({k: str(v) for k, v in values.items()})
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@contextlib.contextmanager
+def _handler_imports(code_dirs: set[str], clock: VirtualClock) -> Iterator[None]:
+    """Import handlers from the functions' code folders, with fresh clients and the virtual clock."""
+    saved_path = list(sys.path)
+    sys.path[:0] = sorted(code_dirs)
+    from jobkit import clients, clock as jobkit_clock
+
+    saved_now = jobkit_clock.now
+    jobkit_clock.now = clock.now
+    clients.client.cache_clear()
+    try:
+        yield
+    finally:
+        jobkit_clock.now = saved_now
+        clients.client.cache_clear()
+        sys.path[:] = saved_path

@@ -19,8 +19,10 @@ from .job_function import JobFunction
 from .job_state_machine import JobStateMachine, TaskSpec, TransientRetry
 from .personalize_data_access_role import PersonalizeDataAccessRole
 
-#: Personalize errors retried with back-off (rate limits, the 5-pending-jobs quota, a busy dataset group).
-TRANSIENT_ERRORS = ("LimitExceededException", "ResourceInUseException", "ThrottlingException")
+#: Personalize errors retried with back-off: rate limits and the 5-pending-jobs quota, a busy dataset
+#: group, throttling, and server errors that outlasted the SDK's own retries.
+TRANSIENT_ERRORS = ("LimitExceededException", "ResourceInUseException", "ThrottlingException",
+                    "InternalFailure", "ServiceUnavailable")
 
 #: Named errors the functions raise; the execution fails with the name and the message as cause.
 EXPLAINED_ERRORS = (

@@ -15,15 +15,28 @@ from typing import Any
 
 from botocore.model import Shape
 
-# Smithy patterns follow Java's UTF-16 semantics: astral characters are written
-# as surrogate ranges. Python strings hold whole code points, so translate.
-_SURROGATES = "\\uD800\\uDBFF-\\uDC00\\uDFFF"
-_ASTRAL = "\\U00010000-\\U0010FFFF"
+# Smithy patterns follow Java's regex dialect and UTF-16 semantics. Python's
+# ``re`` lacks Unicode property classes, and Python strings hold whole code
+# points, so translate: astral characters written as surrogate ranges become a
+# code-point range; ``\p{L}``/``\p{N}`` become ``\w`` and ``\p{Z}`` becomes
+# ``\s`` (slightly looser: anything they let through, the service still checks).
+_TRANSLATIONS = (
+    ("\\uD800\\uDBFF-\\uDC00\\uDFFF", "\\U00010000-\\U0010FFFF"),
+    ("\\p{L}", "\\w"),
+    ("\\p{N}", "\\w"),
+    ("\\p{Z}", "\\s"),
+)
 
 
 @lru_cache(maxsize=None)
-def _compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern.replace(_SURROGATES, _ASTRAL))
+def _compiled(pattern: str) -> re.Pattern[str] | None:
+    """The pattern in Python's dialect, or None when it cannot be translated (then it is not checked)."""
+    for java, python in _TRANSLATIONS:
+        pattern = pattern.replace(java, python)
+    try:
+        return re.compile(pattern)
+    except re.error:
+        return None
 
 
 def member_shape(api: Any, operation: str, *path: str) -> Shape:
@@ -49,7 +62,8 @@ def problems(shape: Shape, value: Any, label: str) -> list[str]:
         if shape.enum and value not in shape.enum:
             found.append(f"{label} must be one of {', '.join(shape.enum)}")
         pattern = meta.get("pattern")
-        if pattern and not _compiled(pattern).fullmatch(value):
+        compiled = _compiled(pattern) if pattern else None
+        if compiled is not None and not compiled.fullmatch(value):
             found.append(f"{label} must match the pattern {pattern}")
     elif kind in ("integer", "long"):
         if isinstance(value, bool) or not isinstance(value, int):

@@ -71,6 +71,7 @@ class FakePersonalize(FakeService):
         self.default_plan = JobPlan()
         self.page_size = 100
         self.lose_next_create_response = 0
+        self.missing_dataset_groups: set[str] = set()
 
     def _validation_code(self) -> str:
         return "InvalidInputException"
@@ -102,7 +103,8 @@ class FakePersonalize(FakeService):
             raise ServiceFault("ResourceAlreadyExistsException",
                                f"A data deletion job with name {p['jobName']} already exists.")
         group = p["datasetGroupArn"]
-        if not group.startswith(f"arn:aws:personalize:{self.region}:{self.account}:dataset-group/"):
+        if group in self.missing_dataset_groups or not group.startswith(
+                f"arn:aws:personalize:{self.region}:{self.account}:dataset-group/"):
             raise ServiceFault("ResourceNotFoundException", f"Could not find resource {group}.")
         job = self._create(p["jobName"], group, p["dataSource"]["dataLocation"], p["roleArn"], p.get("tags", []),
                            self.plans.get(p["jobName"], self.default_plan), self.clock.now())
@@ -251,7 +253,8 @@ class FakeCleanRoomsML(FakeService):
         if model.size_type and (p["audienceSize"]["type"] != model.size_type
                                 or p["audienceSize"]["value"] not in model.bins):
             raise ServiceFault("ValidationException", "audienceSize must match one of the configured sizes", 400)
-        if any(e.name == p["name"] and e.generation == job.arn for e in self.exports):
+        # Whether names must be unique is not documented; this fake refuses the same name and size.
+        if any(e.name == p["name"] and e.generation == job.arn and e.size == p["audienceSize"] for e in self.exports):
             raise ServiceFault("ConflictException", f"An export named {p['name']} already exists", 409)
         export = Export(p["name"], job.arn, p["audienceSize"], p.get("description"), self.clock.now(),
                         self.plans.get(p["name"], self.default_plan), self.listing_delay)

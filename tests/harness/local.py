@@ -10,6 +10,11 @@
   ``fakes.py``.
 - Time: Wait states and Retry back-off advance a virtual clock; the handlers and
   the fakes read that clock. Nothing sleeps.
+
+Known differences from AWS: handlers run under the test's Python with no
+timeout; IAM is not evaluated; calls to the faked services are answered before
+botocore's retry loop, so the SDK's own retries are not exercised here (the
+state machine's Retry is).
 """
 
 from __future__ import annotations
@@ -87,6 +92,7 @@ class LocalWorkflows:
         self.cleanroomsml = FakeCleanRoomsML(self.clock)
         self.fakes: list[FakeService] = [self.personalize, self.cleanroomsml]
         self.invocations: list[Invocation] = []
+        self._lost_responses: dict[str, int] = {}
         self.machine_arns: dict[str, str] = {}
         self.bucket_versioning = bucket_versioning
         self._stack = contextlib.ExitStack()
@@ -154,6 +160,13 @@ class LocalWorkflows:
             LambdaSimpleBackend.invoke, WaitFunction._wait_interval, retrier_decl.time = saved
 
     # ---- Lambda ---------------------------------------------------------------------
+    def lose_responses(self, path_part: str, times: int = 1) -> None:
+        """The next ``times`` invocations of that function run, but Step Functions gets
+        ``Lambda.ServiceException`` instead of the result (a response lost in transit)."""
+        specs = [s for s in self.functions.values() if path_part in s.path]
+        assert len(specs) == 1, f"{len(specs)} functions match {path_part!r}"
+        self._lost_responses[specs[0].logical_id] = times
+
     def _invoke(self, function_name: str, body: Any, response_headers: dict[str, str]) -> bytes:
         spec = self.functions.get(function_name) or next(
             s for s in self.functions.values() if s.logical_id == function_name)
@@ -177,6 +190,11 @@ class LocalWorkflows:
                     "stackTrace": traceback.format_tb(error.__traceback__),
                 }).encode()
         self.invocations.append(Invocation(spec.logical_id, event, result, None, at))
+        if self._lost_responses.get(spec.logical_id, 0) > 0:
+            self._lost_responses[spec.logical_id] -= 1
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps({"errorMessage": "Rate exceeded (response lost)",
+                               "errorType": "Lambda.ServiceException"}).encode()
         return payload.encode()
 
     # ---- executions -----------------------------------------------------------------
@@ -186,6 +204,12 @@ class LocalWorkflows:
         if len(matches) != 1:
             raise KeyError(f"{len(matches)} state machines match {path_part!r}")
         return matches[0]
+
+    def functions_env(self, path_part: str) -> dict[str, str]:
+        """Environment of the one function whose construct path contains ``path_part``."""
+        specs = [s for s in self.functions.values() if path_part in s.path]
+        assert len(specs) == 1, f"{len(specs)} functions match {path_part!r}"
+        return specs[0].environment
 
     def bucket(self, path_part: str = "Data/Bucket") -> str:
         for logical_id, resource in self.template["Resources"].items():

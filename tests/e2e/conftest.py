@@ -1,0 +1,56 @@
+"""End-to-end tier: the sample app's synthesized state machines executed in a
+real ASL interpreter (moto's Step Functions executor) with the real handler
+code running in-process, S3 in moto, Personalize data deletion and Clean Rooms
+ML answered by HTTP-level fakes checked against botocore's service models, on
+a virtual clock (waits and retry back-off cost no real time).
+See tests/harness/local.py for how, and for what differs from AWS.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterator
+
+import pytest
+
+from tests.harness.assembly import LOCAL_CONTEXT
+from tests.harness.local import Execution, LocalWorkflows
+
+GROUP = "arn:aws:personalize:us-east-1:123456789012:dataset-group/shop"
+USER_IDS = ["user-7f3a9c-secret", "user-b81d20-secret", "user-0c4e77-secret"]
+
+
+@pytest.fixture(scope="session")
+def local_template(make_app) -> dict[str, Any]:
+    import sys
+    from pathlib import Path
+
+    from aws_cdk.assertions import Template
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    import app as sample_app
+
+    app = make_app(**LOCAL_CONTEXT)
+    return Template.from_stack(sample_app.build(app)).to_json()
+
+
+@pytest.fixture
+def local(local_template) -> Iterator[LocalWorkflows]:
+    from cdk_ml_data_jobs._assets import lambda_code_dir
+
+    with LocalWorkflows(local_template, str(lambda_code_dir())) as workflows:
+        yield workflows
+        assert workflows.personalize.violations == [], "a request broke the Personalize service model"
+        assert workflows.cleanroomsml.violations == [], "a request broke the Clean Rooms ML service model"
+
+
+def everything_emitted(local: LocalWorkflows, *executions: Execution) -> str:
+    """All text a scenario produced: outputs, errors, causes, full histories, function results, service calls."""
+    parts: list[Any] = []
+    for ex in executions:
+        parts += [ex.output, ex.error, ex.cause, ex.history]
+    for inv in local.invocations:
+        parts += [inv.result, inv.error]
+    for fake in local.fakes:
+        parts += [c.params for c in fake.calls]
+    return json.dumps(parts, default=str)

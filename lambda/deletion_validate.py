@@ -29,7 +29,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     data = event.get("input")
     if not isinstance(data, dict):
         raise InvalidInput("the execution input must be a JSON object")
-    personalize = clients.client("personalize")
+    personalize = clients.model("personalize")  # only its constraints are needed, not a client
     problems = [f"{key} is not a known field (known: {', '.join(FIELDS)})" for key in data if key not in FIELDS]
 
     group = data.get("datasetGroupArn")

@@ -12,6 +12,7 @@ from typing import Any
 
 import boto3
 import botocore
+import botocore.session
 from botocore.config import Config
 
 from .errors import SdkTooOld
@@ -28,6 +29,12 @@ CONFIG = Config(
 def client(service: str) -> Any:
     """A cached client for ``service``, created on first use."""
     return boto3.client(service, config=CONFIG)
+
+
+@lru_cache(maxsize=None)
+def model(service: str) -> Any:
+    """The botocore service model of ``service`` (for validation), without creating a client."""
+    return botocore.session.get_session().get_service_model(service)
 
 
 def require_operations(api: Any, operations: tuple[str, ...], minimum: str) -> None:

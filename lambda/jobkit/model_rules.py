@@ -40,8 +40,12 @@ def _compiled(pattern: str) -> re.Pattern[str] | None:
 
 
 def member_shape(api: Any, operation: str, *path: str) -> Shape:
-    """The shape of ``path`` (member names, ``[]`` for list items) in an operation's input."""
-    shape = api.meta.service_model.operation_model(operation).input_shape
+    """The shape of ``path`` (member names, ``[]`` for list items) in an operation's input.
+
+    ``api`` is a client or a botocore ``ServiceModel``.
+    """
+    service_model = api.meta.service_model if hasattr(api, "meta") else api
+    shape = service_model.operation_model(operation).input_shape
     for step in path:
         shape = shape.member if step == "[]" else shape.members[step]
     return shape

@@ -46,7 +46,7 @@ HISTORY_LIMIT = 25_000
 @dataclass
 class Execution:
     arn: str
-    status: str
+    status: str  # SUCCEEDED | FAILED | TIMED_OUT | ABORTED | HISTORY_LIMIT_EXCEEDED
     output: Any
     error: str | None
     cause: str | None
@@ -93,6 +93,8 @@ class LocalWorkflows:
         self.fakes: list[FakeService] = [self.personalize, self.cleanroomsml]
         self.invocations: list[Invocation] = []
         self._lost_responses: dict[str, int] = {}
+        self._extra_functions: dict[str, Any] = {}
+        self._history_limit_hit = threading.Event()
         self.machine_arns: dict[str, str] = {}
         self.bucket_versioning = bucket_versioning
         self._stack = contextlib.ExitStack()
@@ -139,6 +141,7 @@ class LocalWorkflows:
         from moto.awslambda_simple.models import LambdaSimpleBackend
         from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
         from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+        from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
 
         harness = self
         clock = self.clock
@@ -150,14 +153,25 @@ class LocalWorkflows:
         def wait_interval(self_wait: Any, env: Any, wait_seconds: int) -> None:
             clock.advance(wait_seconds, kind="wait")
 
-        saved = (LambdaSimpleBackend.invoke, WaitFunction._wait_interval, retrier_decl.time)
+        original_add_event = EventManager.add_event
+        limit_hit = self._history_limit_hit
+
+        def add_event(manager: Any, *args: Any, **kwargs: Any) -> Any:
+            event_id = original_add_event(manager, *args, **kwargs)
+            if isinstance(event_id, int) and event_id >= HISTORY_LIMIT:
+                limit_hit.set()  # Step Functions fails an execution at 25,000 history events
+            return event_id
+
+        saved = (LambdaSimpleBackend.invoke, WaitFunction._wait_interval, retrier_decl.time, EventManager.add_event)
         LambdaSimpleBackend.invoke = invoke
         WaitFunction._wait_interval = wait_interval
         retrier_decl.time = types.SimpleNamespace(sleep=lambda s: clock.advance(s, kind="backoff"), time=time.time)
+        EventManager.add_event = add_event
         try:
             yield
         finally:
-            LambdaSimpleBackend.invoke, WaitFunction._wait_interval, retrier_decl.time = saved
+            (LambdaSimpleBackend.invoke, WaitFunction._wait_interval, retrier_decl.time,
+             EventManager.add_event) = saved
 
     # ---- Lambda ---------------------------------------------------------------------
     def lose_responses(self, path_part: str, times: int = 1) -> None:
@@ -167,6 +181,21 @@ class LocalWorkflows:
         assert len(specs) == 1, f"{len(specs)} functions match {path_part!r}"
         self._lost_responses[specs[0].logical_id] = times
 
+    def add_function(self, name: str, handler: Any) -> str:
+        """Register an extra in-process function (e.g. a benchmark's reference handler); returns its ARN."""
+        arn = f"arn:aws:lambda:{assembly.REGION}:{assembly.ACCOUNT}:function:{name}"
+        self.functions[arn] = assembly.FunctionSpec(name, arn, f"{name}.handler", {}, "", name)
+        self._extra_functions[arn] = handler
+        return arn
+
+    def create_machine(self, name: str, definition: dict[str, Any]) -> str:
+        """Create an extra state machine from a definition; returns its ARN."""
+        arn = self.sfn.create_state_machine(
+            name=name, definition=json.dumps(definition), type="STANDARD",
+            roleArn=f"arn:aws:iam::{assembly.ACCOUNT}:role/{name}Role")["stateMachineArn"]
+        self.machine_arns[name] = arn
+        return arn
+
     def _invoke(self, function_name: str, body: Any, response_headers: dict[str, str]) -> bytes:
         spec = self.functions.get(function_name) or next(
             s for s in self.functions.values() if s.logical_id == function_name)
@@ -175,7 +204,8 @@ class LocalWorkflows:
         with self._invoke_lock, _environ(spec.environment):
             at = self.clock.elapsed()
             try:
-                handler = getattr(importlib.import_module(module_name), attribute)
+                handler = self._extra_functions.get(spec.arn) or getattr(
+                    importlib.import_module(module_name), attribute)
                 result = handler(event, _Context(spec))
                 try:
                     payload = json.dumps(result)
@@ -226,17 +256,25 @@ class LocalWorkflows:
 
     def wait(self, execution_arn: str, timeout: float = 120.0, started: float = 0.0) -> Execution:
         deadline = time.monotonic() + timeout
+        limit_exceeded = False
         while True:
             described = self.sfn.describe_execution(executionArn=execution_arn)
             if described["status"] != "RUNNING":
                 break
+            if self._history_limit_hit.is_set() and not limit_exceeded:
+                limit_exceeded = True
+                self.sfn.stop_execution(executionArn=execution_arn, error="States.HistoryLimitExceeded",
+                                        cause=f"The execution reached {HISTORY_LIMIT} history events.")
+                continue
             if time.monotonic() > deadline:
                 self.sfn.stop_execution(executionArn=execution_arn, error="Harness.Timeout")
                 raise TimeoutError(f"{execution_arn} still RUNNING after {timeout} s of real time")
             time.sleep(0.005)
         history = self._history(execution_arn)
         output = described.get("output")
-        return Execution(execution_arn, described["status"], json.loads(output) if output else None,
+        self._history_limit_hit.clear()
+        status = "HISTORY_LIMIT_EXCEEDED" if limit_exceeded else described["status"]
+        return Execution(execution_arn, status, json.loads(output) if output else None,
                          described.get("error"), described.get("cause"), history, started, self.clock.elapsed())
 
     def run(self, machine: str, payload: Any, name: str | None = None, timeout: float = 120.0) -> Execution:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from aws_cdk import Acknowledgment, CfnResource, Validations
+from typing import Any
+
+from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
 from constructs import IConstruct
 
 
@@ -38,3 +40,27 @@ def checkov_skip(construct: IConstruct, check_id: str, reason: str) -> None:
     skips = [s for s in current.get("skip", []) if s["id"] != check_id]
     skips.append({"id": check_id, "comment": reason})
     resource.add_metadata("checkov", {"skip": sorted(skips, key=lambda s: s["id"])})
+
+
+def nag_resource(stack: Stack, value: str) -> str:
+    """``value`` (an ARN, possibly with tokens) written the way cdk-nag writes it in a finding id.
+
+    ``Fn::GetAtt`` becomes ``<LogicalId.Attr>``, ``Ref`` becomes ``<LogicalId>``
+    (``<AWS::Partition>`` for pseudo parameters) and ``Fn::Join`` is joined, so
+    an acknowledgment matches created and imported resources alike.
+    """
+    return _render(stack.resolve(value))
+
+
+def _render(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and len(value) == 1:
+        (key, arg), = value.items()
+        if key == "Ref":
+            return f"<{arg}>"
+        if key == "Fn::GetAtt":
+            return f"<{arg[0]}.{arg[1]}>"
+        if key == "Fn::Join":
+            return str(arg[0]).join(_render(part) for part in arg[1])
+    raise ValueError(f"cannot render {value!r} for a cdk-nag finding id")

@@ -12,7 +12,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from ._checks import PropsError
+from ._checks import PropsError, nag_resource
 from ._workflow import Polling, acknowledge_wildcards, json_list
 from .job_data_bucket import DEFAULT_DELETION_PREFIX, JobDataBucket, validate_prefix
 from .job_function import JobFunction
@@ -167,7 +167,7 @@ class DataDeletionWorkflow(Construct):
         ])
         validate_policy.attach_to_role(self.validate_function.role)
         acknowledge_wildcards(validate_policy, {
-            f"Resource::<{_logical_id(stack, bucket)}.Arn>/{deletion_prefix}*":
+            f"Resource::{nag_resource(stack, bucket.arn_for_objects(f'{deletion_prefix}*'))}":
                 "The pre-flight reads the user-ID files named in each request, only under the deletion prefix.",
         })
 
@@ -242,7 +242,3 @@ class DataDeletionWorkflow(Construct):
         """Let ``grantee`` put user-ID files under the deletion prefix (and nowhere else)."""
         return self.bucket.grant_put(grantee, f"{self.data_access.deletion_prefix}*")
 
-
-def _logical_id(stack: Stack, bucket: s3.IBucket) -> str:
-    child = bucket.node.default_child
-    return stack.get_logical_id(child) if child is not None else bucket.node.id  # type: ignore[arg-type]

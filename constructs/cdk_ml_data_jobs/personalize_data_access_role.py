@@ -10,7 +10,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from ._checks import PropsError, nag_acknowledge
+from ._checks import PropsError, nag_acknowledge, nag_resource
 from .job_data_bucket import DEFAULT_DELETION_PREFIX, validate_prefix
 
 PERSONALIZE_PRINCIPAL = "personalize.amazonaws.com"
@@ -111,7 +111,7 @@ class PersonalizeDataAccessRole(Construct):
             policy.attach_to_role(role)
             nag_acknowledge(
                 policy,
-                f"AwsSolutions-IAM5[Resource::<{_resolved_name(stack, bucket)}.Arn>/{deletion_prefix}*]",
+                f"AwsSolutions-IAM5[Resource::{nag_resource(stack, objects_arn)}]",
                 "Personalize reads user-ID files whose names are chosen per request; access is limited "
                 "to GetObject on the deletion prefix only.",
             )
@@ -137,10 +137,3 @@ class PersonalizeDataAccessRole(Construct):
                 + json.dumps(stack.resolve(self.bucket_policy_statement.to_statement_json()), sort_keys=True),
             )
 
-
-def _resolved_name(stack: Stack, bucket: s3.IBucket) -> str:
-    """The logical id cdk-nag shows for a created bucket's ARN (``<BucketLogicalId.Arn>``)."""
-    child = bucket.node.default_child
-    if child is None:
-        return bucket.node.id
-    return stack.get_logical_id(child)  # type: ignore[arg-type]

@@ -1,0 +1,78 @@
+"""template tier: synthesized CloudFormation of the constructs and the sample app, asserted with aws_cdk.assertions, snapshot-tested with syrupy, and checked by cdk-nag 3, cfn-lint and checkov.
+
+Scope: what ``cdk synth`` produces, never AWS itself. ``test_security`` and
+``test_workflows`` assert the security properties and wiring of each construct,
+``test_snapshot`` pins the sample app's (normalized) template, ``test_gates``
+runs the three quality gates on the sample app and on other compositions a
+library user might write, and ``test_packaging`` checks that the built wheel
+works outside this checkout.
+
+Synthesis is shared: the sample app comes from the session fixtures of
+``tests/conftest.py``; every other stack is built once per session or module,
+one ``cdk.App`` per stack, with cdk.json's pinned feature flags.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import pytest
+
+from .helpers import CONFIGURED_MODEL_ARN, GENERATION_JOB_ARN, Synth
+
+
+@pytest.fixture(scope="session")
+def synth_stack(make_app) -> Callable[..., Synth]:
+    """``synth_stack(name, build, **context)``: a new App and Stack, ``build(stack) -> dict`` of parts, synthesized."""
+    import aws_cdk as cdk
+    from aws_cdk.assertions import Template
+
+    def synth(name: str, build: Callable[[Any], dict], **context: Any) -> Synth:
+        app = make_app(**context)
+        stack = cdk.Stack(app, name)
+        parts = build(stack) or {}
+        template = Template.from_stack(stack)
+        return Synth(app, stack, template, template.to_json(), parts)
+
+    return synth
+
+
+@pytest.fixture(scope="session")
+def sample(sample_stack, sample_template, sample_template_json) -> Synth:
+    """The sample app (tests/conftest.py's session synthesis) in the same shape as the other stacks."""
+    return Synth(sample_stack.node.root, sample_stack, sample_template, sample_template_json,
+                 {"deletion": sample_stack.deletion, "export": sample_stack.export, "data": sample_stack.data})
+
+
+@pytest.fixture(scope="session")
+def deletion_only(synth_stack) -> Synth:
+    """A library user's stack: DataDeletionWorkflow with no props, alone."""
+    from cdk_ml_data_jobs import DataDeletionWorkflow
+
+    return synth_stack("DeletionOnly", lambda stack: {"deletion": DataDeletionWorkflow(stack, "Deletion")})
+
+
+@pytest.fixture(scope="session")
+def export_narrowed(synth_stack) -> Synth:
+    """A library user's stack: AudienceExportWorkflow narrowed to one generation job and one configured model."""
+    from cdk_ml_data_jobs import AudienceExportWorkflow
+
+    return synth_stack("ExportNarrowed", lambda stack: {"export": AudienceExportWorkflow(
+        stack, "Export",
+        audience_generation_job_arns=[GENERATION_JOB_ARN],
+        configured_audience_model_arns=[CONFIGURED_MODEL_ARN],
+    )})
+
+
+@pytest.fixture(scope="session")
+def imported_bucket_deletion(synth_stack) -> Synth:
+    """A library user's stack: DataDeletionWorkflow on a bucket that already exists (imported by name)."""
+    from aws_cdk import aws_s3 as s3
+
+    from cdk_ml_data_jobs import DataDeletionWorkflow
+
+    def build(stack):
+        bucket = s3.Bucket.from_bucket_name(stack, "Existing", "my-existing-user-id-bucket")
+        return {"deletion": DataDeletionWorkflow(stack, "Deletion", bucket=bucket), "bucket": bucket}
+
+    return synth_stack("ImportedBucketDeletion", build)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from botocore.exceptions import ClientError
 
 from jobkit import clients
-from jobkit.errors import error_code
+from jobkit.errors import error_code, service_error
 
 #: Personalize's limit on the total size of a deletion job's input files.
 MAX_TOTAL_BYTES = 100 * 1024 * 1024
@@ -59,21 +59,24 @@ def _single_file(bucket: str, key: str) -> tuple[list[tuple[str, int]], list[str
             return [], [f"s3://{bucket}/{key} does not exist"]
         if code in ("403", "AccessDenied"):
             return [], [f"s3://{bucket}/{key} cannot be read (access denied)"]
-        raise
+        raise service_error(error, "HeadObject") from None
     return [(key, int(head["ContentLength"]))], []
 
 
 def _csv_files_under(bucket: str, prefix: str) -> tuple[list[tuple[str, int]], list[str]]:
     found: list[tuple[str, int]] = []
     pages = clients.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-    for page in pages:
-        for item in page.get("Contents", []):
-            if item["Key"].endswith(".csv"):
-                found.append((item["Key"], int(item["Size"])))
-                if len(found) > MAX_FILES:
-                    return [], [
-                        f"s3://{bucket}/{prefix} holds more than {MAX_FILES} .csv files; split the request"
-                    ]
+    try:
+        for page in pages:
+            for item in page.get("Contents", []):
+                if item["Key"].endswith(".csv"):
+                    found.append((item["Key"], int(item["Size"])))
+                    if len(found) > MAX_FILES:
+                        return [], [
+                            f"s3://{bucket}/{prefix} holds more than {MAX_FILES} .csv files; split the request"
+                        ]
+    except ClientError as error:
+        raise service_error(error, "ListObjectsV2") from None
     if not found:
         return [], [f"s3://{bucket}/{prefix} holds no .csv file (Personalize reads only files ending in .csv)"]
     return found, []
@@ -83,7 +86,10 @@ def _file_problems(bucket: str, key: str, size: int) -> list[str]:
     where = f"s3://{bucket}/{key}"
     if size == 0:
         return [f"{where} is empty; it needs a USER_ID header and at least one user ID"]
-    body = clients.client("s3").get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{_HEAD_BYTES - 1}")["Body"]
+    try:
+        body = clients.client("s3").get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{_HEAD_BYTES - 1}")["Body"]
+    except ClientError as error:
+        raise service_error(error, "GetObject") from None
     raw = body.read()
     body.close()
     if raw.startswith(b"\xef\xbb\xbf"):
@@ -91,7 +97,8 @@ def _file_problems(bucket: str, key: str, size: int) -> list[str]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        if error.start < len(raw) - 3:  # not just a character cut by the range
+        # Only a character cut at the end of a partial (range) read is acceptable.
+        if len(raw) >= size or error.reason != "unexpected end of data":
             return [f"{where} is not UTF-8 text"]
         text = raw[: error.start].decode("utf-8")
     lines = text.split("\n")

@@ -19,10 +19,10 @@ from .job_function import JobFunction
 from .job_state_machine import JobStateMachine, TaskSpec, TransientRetry
 from .personalize_data_access_role import PersonalizeDataAccessRole
 
-#: Personalize errors retried with back-off: rate limits and the 5-pending-jobs quota, a busy dataset
-#: group, throttling, and server errors that outlasted the SDK's own retries.
+#: Errors retried with back-off: Personalize's rate limits and 5-pending-jobs quota, a busy dataset
+#: group, throttling, and Personalize or S3 server errors that outlasted the SDK's own retries.
 TRANSIENT_ERRORS = ("LimitExceededException", "ResourceInUseException", "ThrottlingException",
-                    "InternalFailure", "ServiceUnavailable")
+                    "InternalFailure", "ServiceUnavailable", "SlowDown", "InternalError")
 
 #: Named errors the functions raise; the execution fails with the name and the message as cause.
 EXPLAINED_ERRORS = (

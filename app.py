@@ -11,6 +11,9 @@ credentials point at). Configured through CDK context keys (``-c key=value`` or
 - ``audienceGenerationJobArns``: comma-separated generation job ARNs the export workflow may use (default: all)
 - ``configuredAudienceModelArns``: comma-separated configured audience model ARNs (default: all in the Region)
 - ``destroyOnRemoval``: ``true`` for dev stacks: buckets are emptied and deleted with the stack (default ``false``)
+- ``notificationEmail``: comma-separated e-mail addresses subscribed to the outcome and alarm topic (default: none)
+- ``uploadTriggers``: comma-separated ``prefix=datasetGroupArn`` pairs; a ``.csv`` uploaded under a prefix starts a
+  deletion for that dataset group (default: none)
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Optional
 import aws_cdk as cdk
 from constructs import Construct
 
-from cdk_ml_data_jobs import AudienceExportWorkflow, DataDeletionWorkflow, JobDataBucket
+from cdk_ml_data_jobs import AudienceExportWorkflow, DataDeletionWorkflow, JobDataBucket, NotificationTopic
 
 DEFAULT_STACK_NAME = "CdkMlDataJobs"
 
@@ -46,14 +49,19 @@ class MlDataJobsStack(cdk.Stack):
             self, "Data", deletion_prefix=prefix,
             removal_policy=cdk.RemovalPolicy.DESTROY if destroy else None, auto_delete_objects=destroy,
         )
+        self.notifications = NotificationTopic(self, "Notifications",
+                                               email_subscriptions=_list(self, "notificationEmail"))
+        triggers = dict(pair.split("=", 1) for pair in _list(self, "uploadTriggers") or [])
         self.deletion = DataDeletionWorkflow(
             self, "DataDeletion", bucket=data.bucket, deletion_prefix=prefix,
             dataset_group_arns=_list(self, "datasetGroupArns"),
+            notification_topic=self.notifications.topic, upload_triggers=triggers or None,
         )
         self.export = AudienceExportWorkflow(
             self, "AudienceExport",
             audience_generation_job_arns=_list(self, "audienceGenerationJobArns"),
             configured_audience_model_arns=_list(self, "configuredAudienceModelArns"),
+            notification_topic=self.notifications.topic,
         )
         self.data = data
         for name, value, description in (
@@ -62,6 +70,7 @@ class MlDataJobsStack(cdk.Stack):
             ("DataAccessRoleArn", self.deletion.data_access_role.role_arn, "Role Personalize assumes"),
             ("DataDeletionStateMachineArn", self.deletion.state_machine.state_machine_arn, "Deletion workflow"),
             ("AudienceExportStateMachineArn", self.export.state_machine.state_machine_arn, "Export workflow"),
+            ("NotificationTopicArn", self.notifications.topic.topic_arn, "Outcome messages and alarms"),
         ):
             cdk.CfnOutput(self, name, value=value, description=description)
 

@@ -27,17 +27,22 @@ _HEADER = "USER_ID"
 class DataSummary:
     objects: int
     total_bytes: int
+    version_id: str | None = None  # the object version read, for a single file in a versioned bucket
 
-    def as_dict(self) -> dict[str, int]:
-        return {"objects": self.objects, "bytes": self.total_bytes}
+    def as_dict(self) -> dict[str, int | str]:
+        out: dict[str, int | str] = {"objects": self.objects, "bytes": self.total_bytes}
+        if self.version_id:
+            out["versionId"] = self.version_id
+        return out
 
 
 def check(bucket: str, key: str) -> tuple[DataSummary | None, list[str]]:
     """Summary of the data at ``s3://bucket/key`` and the problems found with it."""
+    version = None
     if key.endswith("/"):
         objects, problems = _csv_files_under(bucket, key)
     else:
-        objects, problems = _single_file(bucket, key)
+        objects, problems, version = _single_file(bucket, key)
     if problems:
         return None, problems
     total = sum(size for _, size in objects)
@@ -47,20 +52,21 @@ def check(bucket: str, key: str) -> tuple[DataSummary | None, list[str]]:
         )
     for object_key, size in objects:
         problems += _file_problems(bucket, object_key, size)
-    return (None if problems else DataSummary(len(objects), total)), problems
+    return (None if problems else DataSummary(len(objects), total, version)), problems
 
 
-def _single_file(bucket: str, key: str) -> tuple[list[tuple[str, int]], list[str]]:
+def _single_file(bucket: str, key: str) -> tuple[list[tuple[str, int]], list[str], str | None]:
     try:
         head = clients.client("s3").head_object(Bucket=bucket, Key=key)
     except ClientError as error:
         code = error_code(error)
         if code in ("404", "NoSuchKey", "NotFound"):
-            return [], [f"s3://{bucket}/{key} does not exist"]
+            return [], [f"s3://{bucket}/{key} does not exist"], None
         if code in ("403", "AccessDenied"):
-            return [], [f"s3://{bucket}/{key} cannot be read (access denied)"]
+            return [], [f"s3://{bucket}/{key} cannot be read (access denied)"], None
         raise service_error(error, "HeadObject") from None
-    return [(key, int(head["ContentLength"]))], []
+    version = head.get("VersionId")
+    return [(key, int(head["ContentLength"]))], [], (version if version and version != "null" else None)
 
 
 def _csv_files_under(bucket: str, prefix: str) -> tuple[list[tuple[str, int]], list[str]]:

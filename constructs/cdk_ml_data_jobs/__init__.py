@@ -10,21 +10,30 @@
 from ._checks import PropsError
 from .audience_export_workflow import AudienceExportWorkflow
 from .data_deletion_workflow import DataDeletionWorkflow
+from .deletion_upload_trigger import DeletionUploadTrigger
 from .job_data_bucket import JobDataBucket
 from .job_function import JobFunction
+from .job_outcome_reporter import EVENT_SOURCE, JobOutcomeReporter
 from .job_state_machine import JobStateMachine, TransientRetry
+from .notification_topic import NotificationTopic
 from .personalize_data_access_role import PersonalizeDataAccessRole
 from .snapshot import normalize_template
+from .workflow_alarms import WorkflowAlarms
 
 __all__ = [
+    "EVENT_SOURCE",
     "AudienceExportWorkflow",
     "DataDeletionWorkflow",
+    "DeletionUploadTrigger",
     "JobDataBucket",
     "JobFunction",
+    "JobOutcomeReporter",
     "JobStateMachine",
+    "NotificationTopic",
     "PersonalizeDataAccessRole",
     "PropsError",
     "TransientRetry",
+    "WorkflowAlarms",
     "normalize_template",
 ]
 __version__ = "0.1.0"

@@ -1,14 +1,24 @@
-"""What the two workflow constructs share: polling settings and function environments."""
+"""What the two workflow constructs share: polling settings, function environments, operations."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Optional, Sequence
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
 
 from ._checks import nag_acknowledge
+from .job_outcome_reporter import JobOutcomeReporter
+from .notification_topic import NotificationTopic
+from .workflow_alarms import WorkflowAlarms
 
 
 @dataclass(frozen=True)
@@ -59,3 +69,41 @@ def acknowledge_wildcards(policy: iam.Policy, findings: dict[str, str]) -> None:
     """Acknowledge granular AwsSolutions-IAM5 findings on one policy, each with its reason."""
     for finding, reason in findings.items():
         nag_acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
+
+
+@dataclass
+class Operations:
+    """What a workflow adds for operating it: a topic, an outcome reporter, alarms."""
+
+    topic: Optional[sns.ITopic]
+    reporter: Optional[JobOutcomeReporter]
+    alarms: list[cloudwatch.Alarm]
+    notification_topic: Optional[NotificationTopic]
+
+
+def add_operations(
+    scope: Construct,
+    *,
+    state_machine: sfn.StateMachine,
+    workflow: str,
+    notification_topic: Optional[sns.ITopic],
+    create_notification_topic: bool,
+    report_outcomes: bool,
+    alarms: bool,
+    audit_bucket: Optional[s3.IBucket] = None,
+    audit_prefix: str = "audit/",
+    runtime: Optional[lambda_.Runtime] = None,
+    log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
+    log_removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
+) -> Operations:
+    created = NotificationTopic(scope, "Notifications") if create_notification_topic else None
+    topic = created.topic if created is not None else notification_topic
+    reporter = None
+    if report_outcomes:
+        reporter = JobOutcomeReporter(
+            scope, "Outcomes", state_machine=state_machine, workflow=workflow, topic=topic,
+            audit_bucket=audit_bucket, audit_prefix=audit_prefix, runtime=runtime, log_retention=log_retention,
+            log_removal_policy=log_removal_policy,
+        )
+    watch = WorkflowAlarms(scope, "Alarms", state_machine=state_machine, topic=topic) if alarms else None
+    return Operations(topic, reporter, watch.alarms if watch else [], created)

@@ -5,14 +5,17 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from ._checks import PropsError
-from ._workflow import Polling, acknowledge_wildcards, json_list
+from ._workflow import Polling, acknowledge_wildcards, add_operations, json_list
+from .job_outcome_reporter import JobOutcomeReporter
 from .job_function import JobFunction
 from .job_state_machine import JobStateMachine, TaskSpec, TransientRetry
 
@@ -45,6 +48,9 @@ class AudienceExportWorkflow(Construct):
     ``InvalidInput``, ``AudienceExportJobFailed``, ``AudienceExportJobNotFound``,
     ``AudienceExportJobUnexpectedStatus``, ``AudienceExportJobTimedOut`` (see the README).
 
+    Operating it: outcome events and messages (``outcome_reporter``), alarms
+    (``alarms``), an optional notification topic (``notification_topic``).
+
     Attributes: ``state_machine``, ``log_group``, ``validate_function``,
     ``start_function``, ``poll_function`` (each a ``JobFunction``).
     """
@@ -66,6 +72,10 @@ class AudienceExportWorkflow(Construct):
         runtime: Optional[lambda_.Runtime] = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
         log_removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
+        notification_topic: Optional[sns.ITopic] = None,
+        create_notification_topic: bool = False,
+        report_outcomes: bool = True,
+        alarms: bool = True,
     ) -> None:
         """
         :param audience_generation_job_arns: generation jobs the workflow may
@@ -88,6 +98,16 @@ class AudienceExportWorkflow(Construct):
         :param runtime: Lambda runtime. Default ``Runtime.PYTHON_3_14``.
         :param log_retention: retention of all log groups. Default one year.
         :param log_removal_policy: Default ``DESTROY``.
+        :param notification_topic: SNS topic for outcome messages and alarms
+            (bring your own). Default: none.
+        :param create_notification_topic: create an encrypted topic instead.
+            Default False.
+        :param report_outcomes: on every finished execution publish an
+            EventBridge event (source ``cdk-ml-data-jobs``, detail-type
+            ``Audience Export Finished``) and an SNS message when there is a
+            topic. Default True.
+        :param alarms: CloudWatch alarms for failed, timed-out and throttled
+            executions (``alarms`` attribute). Default True.
         """
         super().__init__(scope, id)
         polling = Polling(min_poll_interval, max_poll_interval, poll_growth, job_timeout)
@@ -100,6 +120,8 @@ class AudienceExportWorkflow(Construct):
                 problems.append(f"{name} must not be empty (omit it for the default)")
         if retry_max_attempts < 0:
             problems.append("retry_max_attempts must not be negative")
+        if notification_topic is not None and create_notification_topic:
+            problems.append("notification_topic cannot be combined with create_notification_topic")
         if problems:
             raise PropsError("AudienceExportWorkflow", problems)
 
@@ -182,6 +204,16 @@ class AudienceExportWorkflow(Construct):
         )
         self.state_machine: sfn.StateMachine = self._machine.state_machine
         self.log_group: logs.LogGroup = self._machine.log_group
+
+        operations = add_operations(
+            self, state_machine=self.state_machine, workflow="audience-export",
+            notification_topic=notification_topic, create_notification_topic=create_notification_topic,
+            report_outcomes=report_outcomes, alarms=alarms, runtime=runtime, log_retention=log_retention,
+            log_removal_policy=log_removal_policy,
+        )
+        self.notification_topic: Optional[sns.ITopic] = operations.topic
+        self.outcome_reporter: Optional[JobOutcomeReporter] = operations.reporter
+        self.alarms: list[cloudwatch.Alarm] = operations.alarms
 
     def grant_start_execution(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` start executions of this workflow."""

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from ._checks import PropsError, nag_resource
-from ._workflow import Polling, acknowledge_wildcards, json_list
-from .job_data_bucket import DEFAULT_DELETION_PREFIX, JobDataBucket, validate_prefix
+from ._workflow import Polling, acknowledge_wildcards, add_operations, json_list
+from .deletion_upload_trigger import DeletionUploadTrigger
+from .job_data_bucket import DEFAULT_AUDIT_PREFIX, DEFAULT_DELETION_PREFIX, JobDataBucket, validate_prefix
+from .job_outcome_reporter import JobOutcomeReporter
 from .job_function import JobFunction
 from .job_state_machine import JobStateMachine, TaskSpec, TransientRetry
 from .personalize_data_access_role import PersonalizeDataAccessRole
@@ -48,6 +52,10 @@ class DataDeletionWorkflow(Construct):
     timestamps. Failure errors: ``InvalidInput``, ``DataDeletionJobFailed``,
     ``DataDeletionJobUnexpectedStatus``, ``DataDeletionJobTimedOut`` (see the README).
 
+    Operating it: outcome events, messages and audit records
+    (``outcome_reporter``), alarms (``alarms``), an optional notification topic
+    (``notification_topic``) and upload-triggered deletions (``upload_trigger``).
+
     Attributes: ``state_machine``, ``log_group``, ``bucket``, ``job_data_bucket``
     (when created), ``data_access_role``, ``data_access`` (the
     ``PersonalizeDataAccessRole``, when created or when the bucket policy was
@@ -74,6 +82,12 @@ class DataDeletionWorkflow(Construct):
         runtime: Optional[lambda_.Runtime] = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
         log_removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
+        upload_triggers: Optional[Mapping[str, str]] = None,
+        notification_topic: Optional[sns.ITopic] = None,
+        create_notification_topic: bool = False,
+        report_outcomes: bool = True,
+        audit_prefix: str = DEFAULT_AUDIT_PREFIX,
+        alarms: bool = True,
     ) -> None:
         """
         :param bucket: the bucket holding the user-ID files (any ``IBucket``).
@@ -103,6 +117,21 @@ class DataDeletionWorkflow(Construct):
         :param log_retention: retention of all log groups. Default one year.
         :param log_removal_policy: what happens to the log groups when the stack
             deletes them. Default ``DESTROY``.
+        :param upload_triggers: start a deletion when a ``.csv`` is created under
+            a key prefix: ``{prefix: dataset group ARN}``; each prefix must lie
+            under ``deletion_prefix``. Default: none (start executions yourself).
+        :param notification_topic: SNS topic for outcome messages and alarms
+            (bring your own). Default: none.
+        :param create_notification_topic: create an encrypted topic instead
+            (``notification_topic`` attribute). Default False.
+        :param report_outcomes: on every finished execution publish an
+            EventBridge event (source ``cdk-ml-data-jobs``, detail-type ``Data
+            Deletion Finished``), an SNS message when there is a topic, and an
+            audit record under ``audit_prefix``. Default True.
+        :param audit_prefix: key prefix of audit records in the bucket; must not
+            lie under ``deletion_prefix`` (whose files expire). Default ``"audit/"``.
+        :param alarms: CloudWatch alarms for failed, timed-out and throttled
+            executions (``alarms`` attribute). Default True.
         """
         super().__init__(scope, id)
         polling = Polling(min_poll_interval, max_poll_interval, poll_growth, job_timeout)
@@ -114,6 +143,19 @@ class DataDeletionWorkflow(Construct):
             problems.append("dataset_group_arns must not be empty (omit it to allow every dataset group)")
         if retry_max_attempts < 0:
             problems.append("retry_max_attempts must not be negative")
+        audit_problem = validate_prefix("audit_prefix", audit_prefix)
+        if audit_problem:
+            problems.append(audit_problem)
+        elif audit_prefix.startswith(deletion_prefix) or deletion_prefix.startswith(audit_prefix):
+            problems.append("audit_prefix must not overlap deletion_prefix (user-ID files expire; audit records stay)")
+        for prefix in sorted(upload_triggers or {}):
+            if validate_prefix("upload_triggers prefix", prefix) or not prefix.startswith(deletion_prefix):
+                problems.append(f"upload_triggers prefix {prefix!r} must end with '/' and lie under "
+                                f"deletion_prefix {deletion_prefix!r} (Personalize may read only there)")
+        if upload_triggers is not None and len(upload_triggers) == 0:
+            problems.append("upload_triggers must not be empty (omit it for no triggers)")
+        if notification_topic is not None and create_notification_topic:
+            problems.append("notification_topic cannot be combined with create_notification_topic")
         if problems:
             raise PropsError("DataDeletionWorkflow", problems)
 
@@ -229,6 +271,24 @@ class DataDeletionWorkflow(Construct):
         )
         self.state_machine: sfn.StateMachine = self._machine.state_machine
         self.log_group: logs.LogGroup = self._machine.log_group
+
+        operations = add_operations(
+            self, state_machine=self.state_machine, workflow="data-deletion",
+            notification_topic=notification_topic, create_notification_topic=create_notification_topic,
+            report_outcomes=report_outcomes, alarms=alarms, audit_bucket=bucket, audit_prefix=audit_prefix,
+            runtime=runtime, log_retention=log_retention, log_removal_policy=log_removal_policy,
+        )
+        self.notification_topic: Optional[sns.ITopic] = operations.topic
+        self.outcome_reporter: Optional[JobOutcomeReporter] = operations.reporter
+        self.alarms: list[cloudwatch.Alarm] = operations.alarms
+        self.audit_prefix = audit_prefix
+        self.upload_trigger: Optional[DeletionUploadTrigger] = None
+        if upload_triggers:
+            self.upload_trigger = DeletionUploadTrigger(
+                self, "UploadTrigger", state_machine=self.state_machine, bucket=bucket,
+                triggers=dict(upload_triggers), runtime=runtime, log_retention=log_retention,
+                log_removal_policy=log_removal_policy,
+            )
 
     def grant_start_execution(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` start executions of this workflow."""

@@ -8,6 +8,7 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from ._assets import lambda_code
@@ -41,6 +42,7 @@ class JobFunction(Construct):
         runtime: Optional[lambda_.Runtime] = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
         log_removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
+        dead_letter_queue: Optional[sqs.IQueue] = None,
     ) -> None:
         """
         :param handler: ``module.function`` inside the code asset.
@@ -52,6 +54,8 @@ class JobFunction(Construct):
         :param log_retention: Default one year.
         :param log_removal_policy: Default ``DESTROY`` (the log group goes with
             the stack, so a re-created stack never collides with it).
+        :param dead_letter_queue: where failed asynchronous invocations go.
+            Default: none (the workflow functions are invoked synchronously).
         """
         super().__init__(scope, id)
         self.role = iam.Role(
@@ -80,14 +84,16 @@ class JobFunction(Construct):
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
             environment=dict(environment or {}),
+            dead_letter_queue=dead_letter_queue,
         )
         self.log_group.grant_write(self.role)
-        for check, reason in (
-            ("CKV_AWS_115", "Invoked only by its state machine, one call at a time per execution; reserving "
-             "concurrency would fail to deploy in accounts with the default concurrency quota."),
+        skips = [
+            ("CKV_AWS_115", "A few calls per workflow step or event; reserving concurrency would fail to deploy in "
+             "accounts with the default concurrency quota."),
             ("CKV_AWS_116", "Invoked synchronously by Step Functions, which retries and records failures; a dead-letter "
-             "queue applies to asynchronous invocations only."),
+             "queue applies to asynchronous invocations only.") if dead_letter_queue is None else None,
             ("CKV_AWS_117", "Calls only public AWS service endpoints; no VPC resources are reached."),
             ("CKV_AWS_173", "Environment variables hold resource names, ARNs and polling bounds, no secrets."),
-        ):
+        ]
+        for check, reason in filter(None, skips):
             checkov_skip(self.function, check, reason)

@@ -20,8 +20,10 @@ GROUP = "arn:aws:personalize:us-east-1:123456789012:dataset-group/shop"
 USER_IDS = ["user-7f3a9c-secret", "user-b81d20-secret", "user-0c4e77-secret"]
 
 
-@pytest.fixture(scope="session")
-def local_template(make_app) -> dict[str, Any]:
+INCOMING = "deletions/incoming/shop/"
+
+
+def _sample_template(make_app, **context: Any) -> dict[str, Any]:
     import sys
     from pathlib import Path
 
@@ -30,23 +32,52 @@ def local_template(make_app) -> dict[str, Any]:
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     import app as sample_app
 
-    app = make_app(**LOCAL_CONTEXT)
+    app = make_app(**LOCAL_CONTEXT, **context)
     return Template.from_stack(sample_app.build(app)).to_json()
+
+
+@pytest.fixture(scope="session")
+def local_template(make_app) -> dict[str, Any]:
+    """The sample app as deployed by default."""
+    return _sample_template(make_app)
+
+
+@pytest.fixture(scope="session")
+def triggered_template(make_app) -> dict[str, Any]:
+    """The sample app with an upload trigger: a .csv under deletions/incoming/shop/ starts a deletion."""
+    return _sample_template(make_app, uploadTriggers=f"{INCOMING}={GROUP}")
+
+
+def _workflows(template: dict[str, Any]) -> Iterator[LocalWorkflows]:
+    from cdk_ml_data_jobs._assets import lambda_code_dir
+
+    with LocalWorkflows(template, str(lambda_code_dir())) as workflows:
+        yield workflows
+        assert workflows.personalize.violations == [], "a request broke the Personalize service model"
+        assert workflows.cleanroomsml.violations == [], "a request broke the Clean Rooms ML service model"
+        assert workflows.dead_letters == [], "an event delivery failed"
 
 
 @pytest.fixture
 def local(local_template) -> Iterator[LocalWorkflows]:
-    from cdk_ml_data_jobs._assets import lambda_code_dir
+    yield from _workflows(local_template)
 
-    with LocalWorkflows(local_template, str(lambda_code_dir())) as workflows:
-        yield workflows
-        assert workflows.personalize.violations == [], "a request broke the Personalize service model"
-        assert workflows.cleanroomsml.violations == [], "a request broke the Clean Rooms ML service model"
+
+@pytest.fixture
+def triggered(triggered_template) -> Iterator[LocalWorkflows]:
+    yield from _workflows(triggered_template)
+
+
+def audit_records(local: LocalWorkflows) -> list[dict[str, Any]]:
+    bucket = local.bucket()
+    listed = local.s3.list_objects_v2(Bucket=bucket, Prefix="audit/").get("Contents", [])
+    return [json.loads(local.s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()) for o in listed]
 
 
 def everything_emitted(local: LocalWorkflows, *executions: Execution) -> str:
-    """All text a scenario produced: outputs, errors, causes, full histories, function results, service calls."""
-    parts: list[Any] = []
+    """All text a scenario produced: outputs, errors, causes, full histories, function results, service calls,
+    announced events and messages, audit records."""
+    parts: list[Any] = [local.captured("events"), local.captured("notifications"), audit_records(local)]
     for ex in executions:
         parts += [ex.output, ex.error, ex.cause, ex.history]
     for inv in local.invocations:

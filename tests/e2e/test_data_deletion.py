@@ -31,7 +31,9 @@ def test_happy_path_reports_records_deleted(local):
     assert out["dataDeletionJobArn"].endswith(":data-deletion-job/req-2026-11-23")
     assert out["creationDateTime"] == "2026-11-23T00:00:00Z"
     assert out["lastUpdatedDateTime"].endswith("Z")
-    assert out["inputData"] == {"objects": 1, "bytes": len(("USER_ID\n" + "\n".join(USER_IDS) + "\n").encode())}
+    version = local.s3.head_object(Bucket=local.bucket(), Key="deletions/2026-11/users.csv")["VersionId"]
+    assert out["inputData"] == {"objects": 1, "bytes": len(("USER_ID\n" + "\n".join(USER_IDS) + "\n").encode()),
+                                "versionId": version}
     creates = local.personalize.calls_of("CreateDataDeletionJob")
     assert len(creates) == 1
     params = creates[0].params

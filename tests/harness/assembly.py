@@ -59,6 +59,10 @@ class Resolver:
             "AWS::S3::Bucket": f"arn:aws:s3:::{name}",
             "AWS::Logs::LogGroup": f"arn:aws:logs:{self.region}:{self.account}:log-group:{name}:*",
             "AWS::StepFunctions::StateMachine": f"arn:aws:states:{self.region}:{self.account}:stateMachine:{name}",
+            "AWS::SNS::Topic": f"arn:aws:sns:{self.region}:{self.account}:{name}",
+            "AWS::SQS::Queue": f"arn:aws:sqs:{self.region}:{self.account}:{name}",
+            "AWS::KMS::Key": f"arn:aws:kms:{self.region}:{self.account}:key/{name}",
+            "AWS::Events::Rule": f"arn:aws:events:{self.region}:{self.account}:rule/{name}",
         }
         return arns[kind]
 
@@ -73,8 +77,8 @@ class Resolver:
                       "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": "local"}
             if ref in pseudo:
                 return pseudo[ref]
-            if self.resources[ref]["Type"] == "AWS::StepFunctions::StateMachine":
-                return self.arn(ref)
+            if self.resources[ref]["Type"] in ("AWS::StepFunctions::StateMachine", "AWS::SNS::Topic"):
+                return self.arn(ref)  # CloudFormation's Ref of these is their ARN
             return self.physical_name(ref)
         if set(value) == {"Fn::GetAtt"}:
             logical_id, attribute = value["Fn::GetAtt"]

@@ -11,6 +11,7 @@ service's code and HTTP status). Every call is recorded.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import sys
@@ -30,15 +31,23 @@ from botocore.awsrequest import HeadersDict
 from .clock import VirtualClock
 
 _LAMBDA_DIR = Path(__file__).resolve().parents[2] / "lambda"
+_MODEL_RULES_MODULE = "_harness_model_rules"
+_MODEL_RULES_LOCK = threading.Lock()
 
 
 def _model_rules():
-    """The project's own model checker (jobkit.model_rules), loaded without a sys.path change."""
-    if "jobkit.model_rules" not in sys.modules:
-        sys.path.insert(0, str(_LAMBDA_DIR))
-    from jobkit import model_rules
-
-    return model_rules
+    """The project's own model checker (``lambda/jobkit/model_rules.py``, which imports only botocore),
+    loaded under a private module name: no sys.path change, and no ``jobkit`` in ``sys.modules``, so
+    the handlers' own ``jobkit`` is always the one from their code folder (or deployed package)."""
+    with _MODEL_RULES_LOCK:
+        module = sys.modules.get(_MODEL_RULES_MODULE)
+        if module is None:
+            path = _LAMBDA_DIR / "jobkit" / "model_rules.py"
+            spec = importlib.util.spec_from_file_location(_MODEL_RULES_MODULE, path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            sys.modules[_MODEL_RULES_MODULE] = module
+        return module
 
 
 class ServiceFault(Exception):

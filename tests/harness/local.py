@@ -22,12 +22,9 @@ from __future__ import annotations
 import contextlib
 import importlib
 import json
-import os
 import sys
 import threading
 import time
-import traceback
-import types
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Iterator
@@ -35,9 +32,11 @@ from typing import Any, Iterator
 import boto3
 
 from . import assembly
+from . import events as events_module
 from .clock import VirtualClock
 from .fake_service import FakeService, install
 from .fakes import FakeCleanRoomsML, FakePersonalize
+from .lambda_runtime import Context, bind_jobkit, call_handler, environ, virtual_time
 
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 HISTORY_LIMIT = 25_000
@@ -106,7 +105,7 @@ class LocalWorkflows:
 
         env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
                "AWS_DEFAULT_REGION": assembly.REGION, "AWS_REGION": assembly.REGION}
-        self._stack.enter_context(_environ(env))
+        self._stack.enter_context(environ(env))
         self._stack.enter_context(mock_aws(config=MOTO_CONFIG))
         self._stack.enter_context(self._patched_moto())
         boto3.setup_default_session(region_name=assembly.REGION)
@@ -116,6 +115,7 @@ class LocalWorkflows:
         self.s3 = boto3.client("s3")
         self.sfn = boto3.client("stepfunctions")
         self._create_buckets()
+        self._create_messaging()
         for logical_id, spec in self.machine_specs.items():
             created = self.sfn.create_state_machine(
                 name=logical_id, definition=json.dumps(spec.definition), type="STANDARD",
@@ -136,22 +136,69 @@ class LocalWorkflows:
             if self.bucket_versioning:
                 self.s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
 
+    def _create_messaging(self) -> None:
+        """SNS topics of the template, and queues that capture what the workflows announce."""
+        self.rules = events_module.rules(self.template, self.resolver)
+        self.deliveries: list[Invocation] = []
+        self.dead_letters: list[Invocation] = []
+        sqs, sns, bridge = boto3.client("sqs"), boto3.client("sns"), boto3.client("events")
+        self._capture = {name: sqs.create_queue(QueueName=f"captured-{name}")["QueueUrl"]
+                         for name in ("events", "notifications")}
+        capture_arn = {name: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"] for name, url in self._capture.items()}
+        for logical_id, resource in self.template["Resources"].items():
+            if resource["Type"] == "AWS::SNS::Topic":
+                topic = sns.create_topic(Name=self.resolver.physical_name(logical_id))["TopicArn"]
+                sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=capture_arn["notifications"],
+                              Attributes={"RawMessageDelivery": "false"})
+        bridge.put_rule(Name="capture-outcomes", EventPattern=json.dumps({"source": [events_module.OUTCOME_SOURCE]}))
+        bridge.put_targets(Rule="capture-outcomes", Targets=[{"Id": "queue", "Arn": capture_arn["events"]}])
+
+    def emit(self, event: dict[str, Any]) -> list[Invocation]:
+        """Deliver an AWS service event to the template's matching rules' Lambda targets (asynchronously
+        invoked on AWS: a failure goes to the dead letters)."""
+        delivered = []
+        for rule in self.rules:
+            if not events_module.matches(rule.pattern, event):
+                continue
+            for target in rule.targets:
+                self._invoke(target, json.dumps(event), {})
+                invocation = self.invocations[-1]
+                delivered.append(invocation)
+                (self.dead_letters if invocation.error else self.deliveries).append(invocation)
+        return delivered
+
+    def captured(self, name: str) -> list[Any]:
+        """Drain what was announced: ``"events"`` (EventBridge entries) or ``"notifications"`` (SNS messages)."""
+        sqs = boto3.client("sqs")
+        found = []
+        while True:
+            batch = sqs.receive_message(QueueUrl=self._capture[name], MaxNumberOfMessages=10).get("Messages", [])
+            if not batch:
+                return found
+            for message in batch:
+                found.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=self._capture[name], ReceiptHandle=message["ReceiptHandle"])
+
+    def upload(self, key: str, body: bytes, bucket: str | None = None) -> list[Invocation]:
+        """Put an object and deliver S3's "Object Created" event (as EventBridge notifications would)."""
+        bucket = bucket or self.bucket()
+        self.s3.put_object(Bucket=bucket, Key=key, Body=body)
+        head = self.s3.head_object(Bucket=bucket, Key=key)
+        self._sequence = getattr(self, "_sequence", 0) + 1
+        return self.emit(events_module.s3_object_created(bucket, key, head, self.clock.now(),
+                                                         f"{self._sequence:018X}"))
+
     @contextlib.contextmanager
     def _patched_moto(self) -> Iterator[None]:
         from moto.awslambda_simple.models import LambdaSimpleBackend
-        from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
-        from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
         from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
 
         harness = self
-        clock = self.clock
 
         def invoke(backend: Any, function_name: str, qualifier: Any, body: Any, headers: Any,
                    response_headers: Any) -> bytes:
             return harness._invoke(function_name, body, response_headers)
-
-        def wait_interval(self_wait: Any, env: Any, wait_seconds: int) -> None:
-            clock.advance(wait_seconds, kind="wait")
 
         original_add_event = EventManager.add_event
         limit_hit = self._history_limit_hit
@@ -162,16 +209,14 @@ class LocalWorkflows:
                 limit_hit.set()  # Step Functions fails an execution at 25,000 history events
             return event_id
 
-        saved = (LambdaSimpleBackend.invoke, WaitFunction._wait_interval, retrier_decl.time, EventManager.add_event)
+        saved = (LambdaSimpleBackend.invoke, EventManager.add_event)
         LambdaSimpleBackend.invoke = invoke
-        WaitFunction._wait_interval = wait_interval
-        retrier_decl.time = types.SimpleNamespace(sleep=lambda s: clock.advance(s, kind="backoff"), time=time.time)
         EventManager.add_event = add_event
         try:
-            yield
+            with virtual_time(self.clock):
+                yield
         finally:
-            (LambdaSimpleBackend.invoke, WaitFunction._wait_interval, retrier_decl.time,
-             EventManager.add_event) = saved
+            LambdaSimpleBackend.invoke, EventManager.add_event = saved
 
     # ---- Lambda ---------------------------------------------------------------------
     def lose_responses(self, path_part: str, times: int = 1) -> None:
@@ -201,24 +246,18 @@ class LocalWorkflows:
             s for s in self.functions.values() if s.logical_id == function_name)
         event = json.loads(body) if body else {}
         module_name, attribute = spec.handler.rsplit(".", 1)
-        with self._invoke_lock, _environ(spec.environment):
+        with self._invoke_lock, environ(spec.environment):
             at = self.clock.elapsed()
             try:
                 handler = self._extra_functions.get(spec.arn) or getattr(
                     importlib.import_module(module_name), attribute)
-                result = handler(event, _Context(spec))
-                try:
-                    payload = json.dumps(result)
-                except TypeError as error:  # what Lambda's runtime reports for a non-JSON result
-                    raise _named("Runtime.MarshalError", f"Unable to marshal response: {error}") from None
-            except Exception as error:  # noqa: BLE001 - reported like the Lambda runtime does
-                name = getattr(error, "lambda_error_type", type(error).__name__)
-                self.invocations.append(Invocation(spec.logical_id, event, None, name, at))
-                response_headers["x-amz-function-error"] = "Unhandled"
-                return json.dumps({
-                    "errorMessage": str(error), "errorType": name, "requestId": str(uuid.uuid4()),
-                    "stackTrace": traceback.format_tb(error.__traceback__),
-                }).encode()
+            except Exception as error:  # noqa: BLE001 - an import error is a function error on Lambda too
+                handler = _raiser(error)
+            outcome = call_handler(handler, event, Context(spec.logical_id, spec.arn), response_headers)
+            if outcome.error is not None:
+                self.invocations.append(Invocation(spec.logical_id, event, None, outcome.error, at))
+                return outcome.payload
+            result, payload = outcome.result, outcome.payload.decode()
         self.invocations.append(Invocation(spec.logical_id, event, result, None, at))
         if self._lost_responses.get(spec.logical_id, 0) > 0:
             self._lost_responses[spec.logical_id] -= 1
@@ -273,6 +312,7 @@ class LocalWorkflows:
         history = self._history(execution_arn)
         output = described.get("output")
         self._history_limit_hit.clear()
+        self.emit(events_module.sfn_status_change(described, self.clock.now()))
         status = "HISTORY_LIMIT_EXCEEDED" if limit_exceeded else described["status"]
         return Execution(execution_arn, status, json.loads(output) if output else None,
                          described.get("error"), described.get("cause"), history, started, self.clock.elapsed())
@@ -301,35 +341,11 @@ class LocalWorkflows:
         return f"s3://{bucket}/{key}"
 
 
-class _Context:
-    def __init__(self, spec: assembly.FunctionSpec) -> None:
-        self.function_name = spec.logical_id
-        self.invoked_function_arn = spec.arn
-        self.aws_request_id = str(uuid.uuid4())
-        self.memory_limit_in_mb = 256
+def _raiser(error: Exception) -> Any:
+    def handler(event: Any, context: Any) -> Any:
+        raise error
 
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
-
-
-def _named(name: str, message: str) -> Exception:
-    error = RuntimeError(message)
-    error.lambda_error_type = name  # type: ignore[attr-defined]
-    return error
-
-
-@contextlib.contextmanager
-def _environ(values: dict[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update({k: str(v) for k, v in values.items()})
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    return handler
 
 
 @contextlib.contextmanager
@@ -337,14 +353,9 @@ def _handler_imports(code_dirs: set[str], clock: VirtualClock) -> Iterator[None]
     """Import handlers from the functions' code folders, with fresh clients and the virtual clock."""
     saved_path = list(sys.path)
     sys.path[:0] = sorted(code_dirs)
-    from jobkit import clients, clock as jobkit_clock
-
-    saved_now = jobkit_clock.now
-    jobkit_clock.now = clock.now
-    clients.client.cache_clear()
+    undo = bind_jobkit(clock)
     try:
         yield
     finally:
-        jobkit_clock.now = saved_now
-        clients.client.cache_clear()
+        undo()
         sys.path[:] = saved_path

@@ -1,0 +1,90 @@
+"""DeletionUploadTrigger: start a data deletion when a user-ID file is uploaded."""
+
+from __future__ import annotations
+
+from typing import Mapping, Optional
+
+from aws_cdk import Annotations, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from ._checks import dead_letter_queue
+from .job_function import JobFunction
+
+
+class DeletionUploadTrigger(Construct):
+    """A ``.csv`` created under one of ``triggers``' prefixes starts a deletion for
+    that prefix's dataset group (S3 → EventBridge → a small function →
+    ``StartExecution``). The execution is named after the bucket, key and object
+    version, so the same object version never starts two deletions.
+
+    EventBridge notifications are switched on for a bucket created in this app;
+    for an imported bucket a warning says to switch them on.
+
+    Attributes: ``function``, ``rule``, ``dead_letter_queue``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        state_machine: sfn.IStateMachine,
+        bucket: s3.IBucket,
+        triggers: Mapping[str, str],
+        runtime: Optional[lambda_.Runtime] = None,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
+        log_removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
+    ) -> None:
+        """
+        :param state_machine: the deletion workflow's state machine.
+        :param bucket: the bucket the files are uploaded to.
+        :param triggers: key prefix → dataset group ARN, e.g.
+            ``{"deletions/incoming/shop/": "arn:aws:personalize:...:dataset-group/shop"}``.
+        """
+        super().__init__(scope, id)
+        stack = Stack.of(self)
+        self.dead_letter_queue: sqs.Queue = dead_letter_queue(self, "DeadLetters", "upload trigger's deliveries")
+        self.function = JobFunction(
+            self, "Trigger", handler="upload_trigger.handler",
+            description="cdk-ml-data-jobs: start a data deletion for an uploaded user-ID file",
+            environment={"UPLOAD_TRIGGERS": stack.to_json_string(dict(triggers)),
+                         "STATE_MACHINE_ARN": state_machine.state_machine_arn},
+            timeout=Duration.seconds(30), runtime=runtime, log_retention=log_retention,
+            log_removal_policy=log_removal_policy, dead_letter_queue=self.dead_letter_queue,
+        )
+        state_machine.grant_start_execution(self.function.role)
+
+        self.rule = events.Rule(
+            self,
+            "Uploaded",
+            description="cdk-ml-data-jobs: a user-ID file was uploaded under a deletion trigger prefix",
+            event_pattern=events.EventPattern(
+                source=["aws.s3"],
+                detail_type=["Object Created"],
+                detail={"bucket": {"name": [bucket.bucket_name]},
+                        "object": {"key": [{"prefix": prefix} for prefix in sorted(triggers)]}},
+            ),
+        )
+        self.rule.add_target(targets.LambdaFunction(
+            self.function.function, dead_letter_queue=self.dead_letter_queue,
+            retry_attempts=8, max_event_age=Duration.hours(6),
+        ))
+
+        cfn_bucket = bucket.node.default_child
+        if isinstance(cfn_bucket, s3.CfnBucket):
+            # Plain CloudFormation (no notification custom resource): send all events to EventBridge.
+            cfn_bucket.add_property_override(
+                "NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True)
+        else:
+            Annotations.of(self).add_warning_v2(
+                "cdk-ml-data-jobs:eventBridgeNotAdded",
+                f"Bucket {bucket.bucket_name} is not created in this app: turn on its Amazon EventBridge "
+                "notifications (S3 console, Properties → Event notifications) or uploads will not start deletions.",
+            )

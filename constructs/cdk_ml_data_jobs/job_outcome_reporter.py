@@ -1,0 +1,123 @@
+"""JobOutcomeReporter: announce every finished execution of a workflow."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from ._checks import dead_letter_queue, nag_acknowledge, nag_resource
+from .job_function import JobFunction
+
+#: EventBridge source of the outcome events.
+EVENT_SOURCE = "cdk-ml-data-jobs"
+TERMINAL_STATUSES = ["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"]
+
+
+class JobOutcomeReporter(Construct):
+    """On every terminal status of the state machine's executions (SUCCEEDED,
+    FAILED, TIMED_OUT, ABORTED), a function reads the execution back and
+    publishes an EventBridge event (source ``cdk-ml-data-jobs``), a short SNS
+    message when a topic is given, and a JSON audit record when an audit bucket
+    is given. Deliveries that fail after retries land in a dead-letter queue.
+
+    Attributes: ``function`` (a ``JobFunction``), ``rule``, ``dead_letter_queue``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        state_machine: sfn.StateMachine,
+        workflow: str,
+        topic: Optional[sns.ITopic] = None,
+        audit_bucket: Optional[s3.IBucket] = None,
+        audit_prefix: str = "audit/",
+        runtime: Optional[lambda_.Runtime] = None,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
+        log_removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
+    ) -> None:
+        """
+        :param state_machine: the workflow's state machine.
+        :param workflow: ``"data-deletion"`` or ``"audience-export"``.
+        :param topic: SNS topic for human-readable messages. Default: none.
+        :param audit_bucket: bucket for audit records. Default: none.
+        :param audit_prefix: key prefix of audit records. Default ``"audit/"``.
+        """
+        super().__init__(scope, id)
+        stack = Stack.of(self)
+        self.dead_letter_queue: sqs.Queue = dead_letter_queue(self, "DeadLetters", "outcome reporter's deliveries")
+        environment = {"WORKFLOW": workflow}
+        if topic is not None:
+            environment["TOPIC_ARN"] = topic.topic_arn
+        if audit_bucket is not None:
+            environment.update({"AUDIT_BUCKET": audit_bucket.bucket_name, "AUDIT_PREFIX": audit_prefix})
+        self.function = JobFunction(
+            self, "Reporter", handler="outcome_report.handler",
+            description=f"cdk-ml-data-jobs: announce finished {workflow} executions",
+            environment=environment, timeout=Duration.seconds(30), runtime=runtime,
+            log_retention=log_retention, log_removal_policy=log_removal_policy,
+            dead_letter_queue=self.dead_letter_queue,
+        )
+        executions = stack.format_arn(service="states", resource="execution",
+                                      resource_name=f"{state_machine.state_machine_name}:*",
+                                      arn_format=_COLON)
+        statements = [
+            iam.PolicyStatement(sid="ReadFinishedExecutions",
+                                actions=["states:DescribeExecution", "states:GetExecutionHistory"],
+                                resources=[executions]),
+            iam.PolicyStatement(sid="PublishOutcomeEvents", actions=["events:PutEvents"],
+                                resources=[stack.format_arn(service="events", resource="event-bus",
+                                                            resource_name="default")],
+                                conditions={"StringEquals": {"events:source": EVENT_SOURCE}}),
+        ]
+        if audit_bucket is not None:
+            statements.append(iam.PolicyStatement(sid="WriteAuditRecords", actions=["s3:PutObject"],
+                                                  resources=[audit_bucket.arn_for_objects(f"{audit_prefix}*")]))
+        if topic is not None:
+            statements.append(iam.PolicyStatement(sid="PublishOutcomeMessages", actions=["sns:Publish"],
+                                                  resources=[topic.topic_arn]))
+            key = topic.master_key  # an encrypted topic needs its key for publishing (no action wildcard)
+            if key is not None:
+                statements.append(iam.PolicyStatement(sid="EncryptOutcomeMessages",
+                                                      actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                                                      resources=[key.key_arn]))
+        policy = iam.Policy(self, "Permissions", statements=statements)
+        policy.attach_to_role(self.function.role)
+        self.function.function.node.add_dependency(policy)
+        nag_acknowledge(policy, f"AwsSolutions-IAM5[Resource::{nag_resource(stack, executions)}]",
+                        "Executions are named at start; the reporter reads only this state machine's executions.")
+        if audit_bucket is not None:
+            audit_objects = nag_resource(stack, audit_bucket.arn_for_objects(f"{audit_prefix}*"))
+            nag_acknowledge(policy, f"AwsSolutions-IAM5[Resource::{audit_objects}]",
+                            "One audit record per execution, named after it; writes only under the audit prefix.")
+
+        self.rule = events.Rule(
+            self,
+            "Finished",
+            description=f"cdk-ml-data-jobs: a {workflow} execution finished",
+            event_pattern=events.EventPattern(
+                source=["aws.states"],
+                detail_type=["Step Functions Execution Status Change"],
+                detail={"stateMachineArn": [state_machine.state_machine_arn], "status": TERMINAL_STATUSES},
+            ),
+        )
+        self.rule.add_target(targets.LambdaFunction(
+            self.function.function, dead_letter_queue=self.dead_letter_queue,
+            retry_attempts=8, max_event_age=Duration.hours(6),
+        ))
+
+
+_COLON = ArnFormat.COLON_RESOURCE_NAME
+

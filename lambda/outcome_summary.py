@@ -1,0 +1,112 @@
+"""What a finished execution amounts to: a JSON-safe summary and a short message.
+
+Pure functions over ``DescribeExecution`` and the request the Validate step
+produced. The inputs and outputs of these workflows never hold user IDs (the
+CSV's content is read only by the pre-flight, which returns counts), so
+neither does the summary.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from jobkit.jsonsafe import iso
+
+DELETION = "data-deletion"
+EXPORT = "audience-export"
+DETAIL_TYPES = {DELETION: "Data Deletion Finished", EXPORT: "Audience Export Finished"}
+MAX_CAUSE = 2000
+
+
+def _json(text: Any) -> Any:
+    if not isinstance(text, str):
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def summarize(workflow: str, execution: dict[str, Any], request: dict[str, Any] | None) -> dict[str, Any]:
+    """The summary of one finished execution (None values dropped)."""
+    given = _json(execution.get("input")) or {}
+    output = _json(execution.get("output")) or {}
+    cause_text = execution.get("cause")
+    cause = _json(cause_text)
+    job = {**(cause if isinstance(cause, dict) else {}), **output}
+    request = request or {}
+    summary: dict[str, Any] = {
+        "workflow": workflow,
+        "executionArn": execution["executionArn"],
+        "executionName": execution.get("name"),
+        "status": execution["status"],
+        "startDate": iso(execution.get("startDate")),
+        "stopDate": iso(execution.get("stopDate")),
+        "error": execution.get("error"),
+        "cause": None if isinstance(cause, dict) else (cause_text or None) and cause_text[:MAX_CAUSE],
+    }
+    if workflow == DELETION:
+        location = given.get("dataLocation")
+        input_data = request.get("inputData") or job.get("inputData") or {}
+        summary.update({
+            "datasetGroupArn": given.get("datasetGroupArn"),
+            "dataLocation": location,
+            "inputObject": _object(location, input_data.get("versionId")),
+            "inputData": {k: v for k, v in input_data.items() if k != "versionId"} or None,
+            "dataDeletionJobArn": job.get("dataDeletionJobArn"),
+            "jobName": job.get("jobName") or request.get("jobName"),
+            "jobStatus": job.get("status"),
+            "numDeleted": job.get("numDeleted"),
+            "failureReason": job.get("failureReason"),
+        })
+    else:
+        summary.update({
+            "audienceGenerationJobArn": given.get("audienceGenerationJobArn"),
+            "audienceSize": given.get("audienceSize"),
+            "name": job.get("name") or request.get("name"),
+            "jobStatus": job.get("status"),
+            "outputLocation": job.get("outputLocation"),
+            "statusCode": job.get("statusCode"),
+            "statusMessage": job.get("message") if job.get("status") == "CREATE_FAILED" else None,
+            "sizeCheck": job.get("sizeCheck") or request.get("sizeCheck"),
+        })
+    return {k: v for k, v in summary.items() if v is not None}
+
+
+def _object(location: Any, version: Any) -> dict[str, str] | None:
+    if not isinstance(location, str) or not location.startswith("s3://") or location.endswith("/"):
+        return None
+    bucket, _, key = location[5:].partition("/")
+    out = {"bucket": bucket, "key": key}
+    if version:
+        out["versionId"] = str(version)
+    return out
+
+
+def subject(summary: dict[str, Any]) -> str:
+    """A one-line subject (SNS allows 100 characters)."""
+    what = "Data deletion" if summary["workflow"] == DELETION else "Audience export"
+    text = f"{what} {summary['status']}: {summary.get('executionName', '')}"
+    return text[:100]
+
+
+def message(summary: dict[str, Any]) -> str:
+    """A short human-readable message."""
+    lines = [subject(summary), ""]
+    if summary["workflow"] == DELETION:
+        fields = ("dataDeletionJobArn", "jobName", "datasetGroupArn", "dataLocation", "jobStatus", "numDeleted",
+                  "failureReason")
+    else:
+        fields = ("name", "audienceGenerationJobArn", "jobStatus", "outputLocation", "statusCode", "statusMessage")
+    for field in (*fields, "error", "cause", "startDate", "stopDate", "executionArn"):
+        if field in summary:
+            value = summary[field]
+            lines.append(f"{field}: {json.dumps(value) if isinstance(value, (dict, list)) else value}")
+    return "\n".join(lines)
+
+
+def audit_key(prefix: str, summary: dict[str, Any]) -> str:
+    """``<prefix><workflow>/<yyyy>/<mm>/<dd>/<execution name>.json`` (a redelivery rewrites the same key)."""
+    day = (summary.get("stopDate") or summary.get("startDate") or "0000-00-00")[:10].replace("-", "/")
+    return f"{prefix}{summary['workflow']}/{day}/{summary.get('executionName', 'unknown')}.json"

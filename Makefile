@@ -17,14 +17,17 @@ export PYTHONDONTWRITEBYTECODE := 1
 export CDK_HOME := $(CURDIR)/.cdk
 export CHECKOV := $(CURDIR)/$(CHECKOV_VENV)/bin/checkov
 
-.PHONY: help deps synth test deploy destroy bench wheel clean
+.PHONY: help deps synth test deploy destroy bench wheel diagrams clean local local-up local-down
 
 help:
 	@echo "make synth   - install everything (first run) and synthesize the sample app into cdk.out/"
 	@echo "make test    - run the whole test suite with its quality gates"
 	@echo "make deploy  - deploy the sample app with your AWS credentials (real account)"
+	@echo "make local   - deploy the sample app into a local AWS emulator (127.0.0.1), run both workflows, tear down"
+	@echo "make local-up / local-down - keep the emulator and the deployed stack running for exploration / stop them"
 	@echo "make bench   - polling benchmark on a virtual clock (report in .bench/)"
 	@echo "make wheel   - build the wheel into dist/"
+	@echo "make diagrams - redraw docs/ (architecture and state machines) from the synthesized template (needs graphviz)"
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
@@ -58,11 +61,25 @@ deploy: $(BIN)/.installed node_modules/.installed
 destroy: $(BIN)/.installed node_modules/.installed
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(CDK) destroy --no-notices $(CDK_ARGS)
 
+# Local AWS emulator (moto server on 127.0.0.1, see tests/harness/server.py): no account, no credentials, no Docker.
+local: $(BIN)/.installed node_modules/.installed
+	$(BIN)/python -m tests.harness.local_deploy run
+
+local-up: $(BIN)/.installed node_modules/.installed
+	$(BIN)/python -m tests.harness.local_deploy up
+
+local-down: $(BIN)/.installed
+	$(BIN)/python -m tests.harness.local_deploy down
+
 bench: $(BIN)/.installed
 	$(BIN)/python -m tests.bench.run $(BENCH_ARGS)
 
 wheel: $(BIN)/.installed
 	$(BIN)/python -m pip wheel --no-deps --wheel-dir dist .
+
+diagrams: synth
+	@command -v dot >/dev/null || { echo "Graphviz's dot is needed: apt-get install graphviz"; exit 1; }
+	$(BIN)/python -m cdk_ml_data_jobs.diagrams cdk.out/CdkMlDataJobs.template.json docs
 
 clean:
 	rm -rf cdk.out dist build .bench

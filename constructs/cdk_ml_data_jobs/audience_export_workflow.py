@@ -131,23 +131,21 @@ class AudienceExportWorkflow(Construct):
         models = list(configured_audience_model_arns or [
             stack.format_arn(service=IAM_PREFIX, resource="configured-audience-model", resource_name="*",
                              account="*")])
-        env = {
-            **polling.environment(),
-            "ALLOWED_GENERATION_JOB_ARNS": json_list(stack, generation_jobs),
-            "NOT_LISTED_GRACE_SECONDS": str(int(not_listed_grace.to_seconds())),
-        }
-
-        def function(name: str, handler: str, description: str) -> JobFunction:
+        def function(name: str, handler: str, description: str, environment: dict[str, str]) -> JobFunction:
             return JobFunction(self, name, handler=handler, description=description, timeout=Duration.seconds(60),
-                               environment=env, runtime=runtime, log_retention=log_retention,
+                               environment=environment, runtime=runtime, log_retention=log_retention,
                                log_removal_policy=log_removal_policy)
 
         self.validate_function = function("Validate", "export_validate.handler",
-                                          "cdk-ml-data-jobs: validate an audience export request")
+                                          "cdk-ml-data-jobs: validate an audience export request",
+                                          {"ALLOWED_GENERATION_JOB_ARNS": json_list(stack, generation_jobs)})
         self.start_function = function("Start", "export_start.handler",
-                                       "cdk-ml-data-jobs: start (or adopt) a Clean Rooms ML audience export")
+                                       "cdk-ml-data-jobs: start (or adopt) a Clean Rooms ML audience export",
+                                       polling.environment())
         self.poll_function = function("Poll", "export_poll.handler",
-                                      "cdk-ml-data-jobs: find an audience export and compute the next wait")
+                                      "cdk-ml-data-jobs: find an audience export and compute the next wait",
+                                      {**polling.environment(),
+                                       "NOT_LISTED_GRACE_SECONDS": str(int(not_listed_grace.to_seconds()))})
 
         def action(*names: str) -> list[str]:
             return [f"{IAM_PREFIX}:{n}" for n in names]

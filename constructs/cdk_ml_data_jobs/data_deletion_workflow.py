@@ -174,8 +174,7 @@ class DataDeletionWorkflow(Construct):
         groups = list(dataset_group_arns or [stack.format_arn(service="personalize", resource="dataset-group",
                                                               resource_name="*")])
         jobs_arn = stack.format_arn(service="personalize", resource="data-deletion-job", resource_name="*")
-        env = {
-            **polling.environment(),
+        validate_env = {
             "DATA_BUCKET": bucket.bucket_name,
             "DELETION_PREFIX": deletion_prefix,
             "ALLOWED_DATASET_GROUP_ARNS": json_list(stack, groups),
@@ -184,21 +183,21 @@ class DataDeletionWorkflow(Construct):
 
         def function(name: str, handler: str, description: str, timeout: Duration, extra: dict) -> JobFunction:
             return JobFunction(self, name, handler=handler, description=description, timeout=timeout,
-                               environment={**env, **extra}, runtime=runtime, log_retention=log_retention,
+                               environment=extra, runtime=runtime, log_retention=log_retention,
                                log_removal_policy=log_removal_policy)
 
         self.validate_function = function(
             "Validate", "deletion_validate.handler",
             "cdk-ml-data-jobs: validate a data deletion request and pre-flight its user-ID files",
-            Duration.minutes(5), {})
+            Duration.minutes(5), validate_env)
         self.launch_function = function(
             "Launch", "deletion_launch.handler",
             "cdk-ml-data-jobs: start (or adopt) a Personalize data deletion job",
-            Duration.seconds(60), {"DATA_ACCESS_ROLE_ARN": self.data_access_role.role_arn})
+            Duration.seconds(60), {**polling.environment(), "DATA_ACCESS_ROLE_ARN": self.data_access_role.role_arn})
         self.poll_function = function(
             "Poll", "deletion_poll.handler",
             "cdk-ml-data-jobs: check a Personalize data deletion job and compute the next wait",
-            Duration.seconds(30), {})
+            Duration.seconds(30), polling.environment())
 
         # Validate: read the user-ID files' sizes and first bytes, under the deletion prefix only.
         validate_policy = iam.Policy(self, "ValidatePermissions", statements=[

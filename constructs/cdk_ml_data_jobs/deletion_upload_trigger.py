@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Mapping, Optional
 
-from aws_cdk import Annotations, Duration, RemovalPolicy, Stack
+import jsii
+from aws_cdk import Annotations, Aspects, Duration, IAspect, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
@@ -12,10 +13,22 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from ._checks import dead_letter_queue
 from .job_function import JobFunction
+
+
+@jsii.implements(IAspect)
+class _KeepEventBridgeOn:
+    """At synthesis, tell CDK's notification custom resource (if the bucket has one) to keep EventBridge on."""
+
+    def __init__(self, bucket: s3.IBucket) -> None:
+        self._bucket = bucket
+
+    def visit(self, node: IConstruct) -> None:
+        if node is self._bucket and isinstance(node, s3.Bucket) and node.node.try_find_child("Notifications"):
+            node.enable_event_bridge_notification()
 
 
 class DeletionUploadTrigger(Construct):
@@ -82,6 +95,9 @@ class DeletionUploadTrigger(Construct):
             # Plain CloudFormation (no notification custom resource): send all events to EventBridge.
             cfn_bucket.add_property_override(
                 "NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True)
+            # If the app also adds CDK-managed notifications to this bucket (at any time), CDK's custom
+            # resource rewrites the bucket's whole notification configuration: have it keep EventBridge on.
+            Aspects.of(bucket).add(_KeepEventBridgeOn(bucket))
         else:
             Annotations.of(self).add_warning_v2(
                 "cdk-ml-data-jobs:eventBridgeNotAdded",

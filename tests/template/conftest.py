@@ -2,7 +2,8 @@
 
 Scope: what ``cdk synth`` produces, never AWS itself. ``test_security`` and
 ``test_workflows`` assert the security properties and wiring of each construct,
-``test_snapshot`` pins the sample app's (normalized) template, ``test_gates``
+``test_operations`` what the workflows add for operating them (notification
+topic, alarms, outcome reporter, upload triggers), ``test_snapshot`` pins the sample app's (normalized) template, ``test_gates``
 runs the three quality gates on the sample app and on other compositions a
 library user might write, and ``test_packaging`` checks that the built wheel
 works outside this checkout.
@@ -18,7 +19,14 @@ from typing import Any, Callable
 
 import pytest
 
-from .helpers import CONFIGURED_MODEL_ARN, GENERATION_JOB_ARN, Synth
+from .helpers import (
+    CONFIGURED_MODEL_ARN,
+    GENERATION_JOB_ARN,
+    NOTIFICATION_EMAIL,
+    TRIGGER_DATASET_GROUP_ARN,
+    TRIGGER_PREFIX,
+    Synth,
+)
 
 
 @pytest.fixture(scope="session")
@@ -37,11 +45,43 @@ def synth_stack(make_app) -> Callable[..., Synth]:
     return synth
 
 
+def _sample_parts(stack) -> dict:
+    return {"deletion": stack.deletion, "export": stack.export, "data": stack.data, "notifications": stack.notifications}
+
+
 @pytest.fixture(scope="session")
 def sample(sample_stack, sample_template, sample_template_json) -> Synth:
     """The sample app (tests/conftest.py's session synthesis) in the same shape as the other stacks."""
     return Synth(sample_stack.node.root, sample_stack, sample_template, sample_template_json,
-                 {"deletion": sample_stack.deletion, "export": sample_stack.export, "data": sample_stack.data})
+                 _sample_parts(sample_stack))
+
+
+@pytest.fixture(scope="session")
+def sample_with_triggers(make_app, sample_stack) -> Synth:
+    """The sample app with ``-c uploadTriggers=<prefix>=<dataset group>`` and ``-c notificationEmail=<address>``."""
+    from aws_cdk.assertions import Template
+
+    import app as sample_app  # the sample_stack fixture (tests/conftest.py) put the project root on sys.path
+
+    stack = sample_app.build(make_app(uploadTriggers=f"{TRIGGER_PREFIX}={TRIGGER_DATASET_GROUP_ARN}",
+                                      notificationEmail=NOTIFICATION_EMAIL))
+    template = Template.from_stack(stack)
+    return Synth(stack.node.root, stack, template, template.to_json(), _sample_parts(stack))
+
+
+@pytest.fixture(scope="session")
+def own_topics(synth_stack) -> Synth:
+    """A library user's stack: both workflows with ``create_notification_topic=True`` (each its own topic and key).
+
+    The deletion workflow also has an upload trigger, so the bucket it creates itself gets EventBridge notifications.
+    """
+    from cdk_ml_data_jobs import AudienceExportWorkflow, DataDeletionWorkflow
+
+    return synth_stack("OwnTopics", lambda stack: {
+        "deletion": DataDeletionWorkflow(stack, "Deletion", create_notification_topic=True,
+                                         upload_triggers={TRIGGER_PREFIX: TRIGGER_DATASET_GROUP_ARN}),
+        "export": AudienceExportWorkflow(stack, "Export", create_notification_topic=True),
+    })
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,10 @@ from constructs import IConstruct
 GENERATION_JOB_ARN = "arn:aws:cleanrooms-ml:us-east-1:111122223333:audience-generation-job/1a2b3c4d-aaaa-bbbb-cccc-1234567890ab"
 CONFIGURED_MODEL_ARN = "arn:aws:cleanrooms-ml:us-east-1:444455556666:configured-audience-model/9f8e7d6c-aaaa-bbbb-cccc-1234567890ab"
 DATASET_GROUP_ARN = "arn:aws:personalize:us-east-1:111122223333:dataset-group/shop-recommendations"
+#: The sample app's ``uploadTriggers`` and ``notificationEmail`` context in the ``sample_with_triggers`` gate stack.
+TRIGGER_PREFIX = "deletions/incoming/shop/"
+TRIGGER_DATASET_GROUP_ARN = "arn:aws:personalize:us-east-1:123456789012:dataset-group/shop"
+NOTIFICATION_EMAIL = "privacy@example.com"
 
 
 @dataclass
@@ -144,4 +148,14 @@ def acknowledgments(scope: IConstruct) -> list[tuple[IConstruct, str, Any]]:
             if entry.type == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY:
                 for rule, reason in dict(entry.data).items():
                     found.append((construct, rule, reason))
+    return found
+
+
+def operations_functions(workflow: Any) -> dict[str, Any]:
+    """The ``JobFunction``\\ s a workflow adds for operating it: ``reporter`` and ``trigger``, when created."""
+    found = {}
+    if getattr(workflow, "outcome_reporter", None) is not None:
+        found["reporter"] = workflow.outcome_reporter.function
+    if getattr(workflow, "upload_trigger", None) is not None:
+        found["trigger"] = workflow.upload_trigger.function
     return found

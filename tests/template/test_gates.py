@@ -7,7 +7,11 @@ Every gate runs on:
 - ``export_narrowed``: AudienceExportWorkflow narrowed to one generation job and one configured model;
 - ``imported_bucket_deletion``: DataDeletionWorkflow on an existing bucket imported by name (``bucket: any IBucket``);
 - ``sample_destroy_on_removal``: the sample app with its documented dev setting ``-c destroyOnRemoval=true``
-  (``auto_delete_objects=True``, which adds CDK's auto-delete custom resource).
+  (``auto_delete_objects=True``, which adds CDK's auto-delete custom resource);
+- ``sample_with_triggers``: the sample app with ``-c uploadTriggers=deletions/incoming/shop/=<dataset group>``
+  and ``-c notificationEmail=privacy@example.com`` (upload trigger, EventBridge on the bucket, e-mail subscription);
+- ``own_topics``: both workflows with ``create_notification_topic=True`` (each its own encrypted topic and key),
+  the deletion workflow with an upload trigger on the bucket it creates.
 
 Each gate also has a test proving it can fail, so a silent gate does not pass for a clean one.
 """
@@ -29,7 +33,8 @@ from .helpers import Synth, acknowledgments, resources
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECKOV = os.environ.get("CHECKOV", str(ROOT / ".venv-checkov" / "bin" / "checkov"))
-GATE_STACKS = ["sample", "deletion_only", "export_narrowed", "imported_bucket_deletion", "sample_destroy_on_removal"]
+GATE_STACKS = ["sample", "deletion_only", "export_narrowed", "imported_bucket_deletion", "sample_destroy_on_removal",
+               "sample_with_triggers", "own_topics"]
 MIN_REASON = 40
 
 

@@ -14,7 +14,7 @@ from syrupy.extensions.json import JSONSnapshotExtension
 
 from cdk_ml_data_jobs import normalize_template
 
-from .helpers import resources
+from .helpers import logical_id, operations_functions, resources
 
 ASSET_KEY = re.compile(r"[0-9a-f]{64}\.zip")
 OTHER_HASH = "0123456789abcdef" * 4
@@ -40,9 +40,20 @@ def test_sample_app_template_matches_snapshot(sample_template_json, json_snapsho
     assert normalize_template(sample_template_json) == json_snapshot
 
 
-def test_normalize_replaces_the_asset_hash_in_s3_keys(sample_template_json):
+def _sample_functions(sample) -> list:
+    """Every JobFunction of the sample app: three steps per workflow plus what operates them (outcome reporters)."""
+    deletion, export = sample.parts["deletion"], sample.parts["export"]
+    return [deletion.validate_function, deletion.launch_function, deletion.poll_function,
+            export.validate_function, export.start_function, export.poll_function,
+            *operations_functions(deletion).values(), *operations_functions(export).values()]
+
+
+def test_normalize_replaces_the_asset_hash_in_s3_keys(sample, sample_template_json):
     keys = _s3_keys(sample_template_json)
-    assert len(keys) == 6 and all(ASSET_KEY.fullmatch(k) for k in keys), keys
+    functions = _sample_functions(sample)
+    assert set(resources(sample_template_json, "AWS::Lambda::Function")) == {logical_id(f.function) for f in functions}
+    assert len(keys) == len(functions) == 3 + 3 + 2, keys
+    assert all(ASSET_KEY.fullmatch(k) for k in keys) and len(set(keys)) == 1, keys
     normalized = normalize_template(sample_template_json)
     assert set(_s3_keys(normalized)) == {"<asset-hash>.zip"}
     assert not re.search(r"[0-9a-f]{64}", str(normalized))

@@ -21,6 +21,7 @@ from .helpers import (
     definition,
     function_role_lid,
     logical_id,
+    operations_functions,
     policies_of_role,
     policy_documents,
     props,
@@ -60,6 +61,16 @@ NAMED_ERRORS = {
                  "InvalidNextTokenException"},
     "export": {"InvalidInput", "ValidationException", "AccessDeniedException", "ResourceNotFoundException"},
 }
+#: The environment of each function: exactly the variables its handler reads (lambda/*.py, jobkit/tracker.py).
+POLLING_VARIABLES = {"POLL_MIN_WAIT_SECONDS", "POLL_MAX_WAIT_SECONDS", "POLL_GROWTH", "JOB_TIMEOUT_SECONDS"}
+ENVIRONMENTS = {
+    ("deletion", "validate"): {"DATA_BUCKET", "DELETION_PREFIX", "ALLOWED_DATASET_GROUP_ARNS", "TAGS_ALLOWED"},
+    ("deletion", "launch"): POLLING_VARIABLES | {"DATA_ACCESS_ROLE_ARN"},
+    ("deletion", "poll"): POLLING_VARIABLES,
+    ("export", "validate"): {"ALLOWED_GENERATION_JOB_ARNS"},
+    ("export", "start"): POLLING_VARIABLES,
+    ("export", "poll"): POLLING_VARIABLES | {"NOT_LISTED_GRACE_SECONDS"},
+}
 STATES = {"Validate", "Launch", "WaitForJob", "CheckJob", "Decide", "Succeeded", "JobDidNotSucceed",
           "ExplainError", "Failed"}
 DELETION_JOBS = "arn:${AWS::Partition}:personalize:${AWS::Region}:${AWS::AccountId}:data-deletion-job/*"
@@ -78,6 +89,10 @@ def functions(workflow) -> dict[str, JobFunction]:
 
 def function_statements(synth, workflow, name) -> list[dict]:
     return role_statements(synth.json, logical_id(functions(workflow)[name].role))
+
+
+def variables(synth, fn: JobFunction) -> dict:
+    return props(synth.json, logical_id(fn.function))["Environment"]["Variables"]
 
 
 def machine(synth, workflow) -> dict:
@@ -163,9 +178,16 @@ def test_deletion_state_machine_outlasts_72_hours_plus_a_margin(sample):
 def test_state_machine_timeout_exceeds_the_job_timeout_of_its_functions(workflow):
     synth, wf = workflow
     timeout = definition(synth.json, logical_id(wf.state_machine))["TimeoutSeconds"]
-    for fn in functions(wf).values():
-        job_timeout = int(props(synth.json, logical_id(fn.function))["Environment"]["Variables"]["JOB_TIMEOUT_SECONDS"])
-        assert timeout > job_timeout
+    following = {name: int(variables(synth, fn)["JOB_TIMEOUT_SECONDS"]) for name, fn in functions(wf).items()
+                 if "JOB_TIMEOUT_SECONDS" in ENVIRONMENTS[(kind(wf), name)]}
+    assert len(following) == 2, following  # the functions that start and check the job
+    assert all(timeout > job_timeout for job_timeout in following.values()), (timeout, following)
+
+
+def test_every_function_gets_exactly_the_environment_its_handler_reads(workflow):
+    synth, wf = workflow
+    for name, fn in functions(wf).items():
+        assert set(variables(synth, fn)) == ENVIRONMENTS[(kind(wf), name)], name
 
 
 # --------------------------------------------------------------------------- functions and their roles
@@ -173,21 +195,27 @@ def test_state_machine_timeout_exceeds_the_job_timeout_of_its_functions(workflow
 
 def test_functions_are_arm64_python_3_14(workflow):
     synth, wf = workflow
-    for name, fn in functions(wf).items():
+    for name, fn in {**functions(wf), **operations_functions(wf)}.items():
         function = props(synth.json, logical_id(fn.function))
         assert function["Architectures"] == ["arm64"], name
         assert function["Runtime"] == "python3.14", name
 
 
-def test_every_function_has_its_own_role_and_log_group(sample):
-    all_functions = [fn for k in ("deletion", "export") for fn in functions(sample.parts[k]).values()]
-    lambda_ids = set(resources(sample.json, "AWS::Lambda::Function"))
+@pytest.mark.parametrize("which, count", [("sample", 3 + 3 + 2), ("sample_with_triggers", 3 + 3 + 2 + 1)])
+def test_every_function_has_its_own_role_and_log_group(request, which, count):
+    """The three step functions of each workflow, plus each outcome reporter and the upload trigger (when set)."""
+    synth = request.getfixturevalue(which)
+    all_functions = [fn for k in ("deletion", "export")
+                     for fn in (*functions(synth.parts[k]).values(), *operations_functions(synth.parts[k]).values())]
+    lambda_ids = set(resources(synth.json, "AWS::Lambda::Function"))
     assert {logical_id(fn.function) for fn in all_functions} == lambda_ids
-    roles = {function_role_lid(sample.json, logical_id(fn.function)) for fn in all_functions}
-    assert len(roles) == len(all_functions) == 6
-    log_groups = {json.dumps(props(sample.json, logical_id(fn.function))["LoggingConfig"]["LogGroup"])
+    roles = {function_role_lid(synth.json, logical_id(fn.function)) for fn in all_functions}
+    assert roles == {logical_id(fn.role) for fn in all_functions}
+    assert len(roles) == len(all_functions) == count
+    log_groups = {json.dumps(props(synth.json, logical_id(fn.function))["LoggingConfig"]["LogGroup"])
                   for fn in all_functions}
-    assert len(log_groups) == 6
+    assert log_groups == {json.dumps({"Ref": logical_id(fn.log_group)}) for fn in all_functions}
+    assert len(log_groups) == count
 
 
 def test_function_roles_have_only_own_log_writes_and_their_service_permissions(workflow):
@@ -250,8 +278,7 @@ def test_deletion_poll_may_only_describe_deletion_jobs(sample):
 def test_no_tag_permission_when_tags_are_not_allowed(byo):
     tagging = [s for s in all_statements(byo.json) if "personalize:TagResource" in actions(s)]
     assert tagging == []
-    for fn in functions(byo.parts["deletion"]).values():
-        assert props(byo.json, logical_id(fn.function))["Environment"]["Variables"]["TAGS_ALLOWED"] == "false"
+    assert variables(byo, byo.parts["deletion"].validate_function)["TAGS_ALLOWED"] == "false"
 
 
 @pytest.mark.parametrize("which", ["sample", "byo"])
@@ -275,17 +302,17 @@ def test_dataset_group_arns_narrow_the_create_permission(byo):
     assert len(create) == 1
     assert set(resource_strings(create[0])) == {DATASET_GROUP_ARN, DELETION_JOBS}
     assert "dataset-group/*" not in json.dumps([doc for _, doc in policy_documents(byo.json)])
-    for fn in functions(deletion).values():
-        variables = props(byo.json, logical_id(fn.function))["Environment"]["Variables"]
-        assert json.loads(variables["ALLOWED_DATASET_GROUP_ARNS"]) == [DATASET_GROUP_ARN]
+    assert json.loads(variables(byo, deletion.validate_function)["ALLOWED_DATASET_GROUP_ARNS"]) == [DATASET_GROUP_ARN]
 
 
 # --------------------------------------------------------------------------- export IAM
 
 
 def test_no_policy_anywhere_uses_the_sdk_name_cleanroomsml(sample, deletion_only, export_narrowed, twin_exports,
-                                                          byo, imported_bucket_deletion):
-    for synth in (sample, deletion_only, export_narrowed, twin_exports, byo, imported_bucket_deletion):
+                                                          byo, imported_bucket_deletion, sample_with_triggers,
+                                                          own_topics):
+    for synth in (sample, deletion_only, export_narrowed, twin_exports, byo, imported_bucket_deletion,
+                  sample_with_triggers, own_topics):
         documents = [doc for _, doc in policy_documents(synth.json)]
         assert documents, synth.stack.stack_name
         assert "cleanroomsml:" not in json.dumps(documents), synth.stack.stack_name
@@ -329,9 +356,8 @@ def test_export_permissions_narrowed_to_the_given_arns(export_narrowed):
         "cleanrooms-ml:GetAudienceGenerationJob": {GENERATION_JOB_ARN},
         "cleanrooms-ml:GetConfiguredAudienceModel": {CONFIGURED_MODEL_ARN},
     }
-    for fn in functions(export_narrowed.parts["export"]).values():
-        variables = props(export_narrowed.json, logical_id(fn.function))["Environment"]["Variables"]
-        assert json.loads(variables["ALLOWED_GENERATION_JOB_ARNS"]) == [GENERATION_JOB_ARN]
+    validate = export_narrowed.parts["export"].validate_function
+    assert json.loads(variables(export_narrowed, validate)["ALLOWED_GENERATION_JOB_ARNS"]) == [GENERATION_JOB_ARN]
 
 
 def test_export_workflow_never_passes_a_role(sample, export_narrowed):
@@ -471,12 +497,18 @@ def test_bring_your_own_bucket_and_role_are_used(byo):
     personalize_roles = [lid for lid, r in resources(byo.json, "AWS::IAM::Role").items()
                          if "personalize.amazonaws.com" in json.dumps(r["Properties"]["AssumeRolePolicyDocument"])]
     assert personalize_roles == [role_lid]
-    byo.template.resource_count_is("AWS::IAM::Role", 1 + 1 + 3 + 1)  # yours, the caller, 3 functions, state machine
+    # yours, the caller, 3 functions, the state machine and the outcome reporter (on by default)
+    assert set(resources(byo.json, "AWS::IAM::Role")) == {
+        role_lid, logical_id(byo.parts["caller"]), *(logical_id(fn.role) for fn in functions(deletion).values()),
+        logical_id(deletion.state_machine.role), logical_id(deletion.outcome_reporter.function.role)}
     assert policies_of_role(byo.json, role_lid) == {}, "the library must not change a role you own"
+    # nor switch on notifications of a bucket you own when no upload trigger asks for it
+    assert "NotificationConfiguration" not in props(byo.json, bucket_lid)
     # the workflow is wired to them
-    launch_variables = props(byo.json, logical_id(deletion.launch_function.function))["Environment"]["Variables"]
-    assert launch_variables["DATA_BUCKET"] == {"Ref": bucket_lid}
-    assert launch_variables["DATA_ACCESS_ROLE_ARN"] == {"Fn::GetAtt": [role_lid, "Arn"]}
+    validate_variables = variables(byo, deletion.validate_function)
+    assert validate_variables["DATA_BUCKET"] == {"Ref": bucket_lid}
+    assert validate_variables["DELETION_PREFIX"] == "incoming/"
+    assert variables(byo, deletion.launch_function)["DATA_ACCESS_ROLE_ARN"] == {"Fn::GetAtt": [role_lid, "Arn"]}
     pass_role = statements_with_action(function_statements(byo, deletion, "launch"), "iam:PassRole")
     assert [resource_strings(s) for s in pass_role] == [["${%s.Arn}" % role_lid]]
     # and Personalize may read your bucket's prefix through its bucket policy
@@ -487,19 +519,33 @@ def test_bring_your_own_bucket_and_role_are_used(byo):
                    if s.get("Principal") == {"Service": "personalize.amazonaws.com"}]
     assert len(personalize) == 1
     assert set(resource_strings(personalize[0])) == {"${%s.Arn}" % bucket_lid, "${%s.Arn}/incoming/*" % bucket_lid}
+    # the outcome reporter writes its audit records into your bucket, under the audit prefix only
+    reporter = role_statements(byo.json, logical_id(deletion.outcome_reporter.function.role))
+    assert [resource_strings(s) for s in reporter if any(a.startswith("s3:") for a in actions(s))] == [
+        ["${%s.Arn}/audit/*" % bucket_lid]]
 
 
 def _exposed(workflow) -> dict[str, str]:
-    """logical id -> resource type of everything a workflow exposes as an attribute."""
+    """logical id -> resource type of everything a workflow exposes as an attribute (or an attribute's attribute)."""
     found = {
         logical_id(workflow.state_machine): "AWS::StepFunctions::StateMachine",
         logical_id(workflow.state_machine.role): "AWS::IAM::Role",
         logical_id(workflow.log_group): "AWS::Logs::LogGroup",
     }
-    for fn in functions(workflow).values():
+    for fn in (*functions(workflow).values(), *operations_functions(workflow).values()):
         found[logical_id(fn.function)] = "AWS::Lambda::Function"
         found[logical_id(fn.role)] = "AWS::IAM::Role"
         found[logical_id(fn.log_group)] = "AWS::Logs::LogGroup"
+    for part in (workflow.outcome_reporter, getattr(workflow, "upload_trigger", None)):
+        if part is not None:
+            found[logical_id(part.rule)] = "AWS::Events::Rule"
+            found[logical_id(part.dead_letter_queue)] = "AWS::SQS::Queue"
+    for alarm in workflow.alarms:
+        found[logical_id(alarm)] = "AWS::CloudWatch::Alarm"
+    topic = workflow.notification_topic
+    if topic is not None and topic.node.path.startswith(workflow.node.path + "/"):  # created, not brought
+        found[logical_id(topic)] = "AWS::SNS::Topic"
+        found[logical_id(topic.master_key)] = "AWS::KMS::Key"
     return found
 
 
@@ -508,21 +554,80 @@ def test_deletion_workflow_exposes_everything_it_creates(deletion_only):
     assert deletion.job_data_bucket is not None
     assert deletion.bucket is deletion.job_data_bucket.bucket
     assert deletion.data_access_role is deletion.data_access.role
+    # the defaults: an outcome reporter and three alarms, no topic, no upload trigger
+    assert deletion.outcome_reporter is not None and len(deletion.alarms) == 3
+    assert deletion.notification_topic is None and deletion.upload_trigger is None
     exposed = _exposed(deletion)
-    exposed[logical_id(deletion.bucket)] = "AWS::S3::Bucket"
-    exposed[logical_id(deletion.job_data_bucket.log_bucket)] = "AWS::S3::Bucket"
-    exposed[logical_id(deletion.data_access_role)] = "AWS::IAM::Role"
+    exposed.update(_deletion_buckets_and_role(deletion))
     _assert_exposes_everything(deletion_only.json, exposed)
 
 
 def test_export_workflow_exposes_everything_it_creates(export_narrowed):
-    _assert_exposes_everything(export_narrowed.json, _exposed(export_narrowed.parts["export"]))
+    export = export_narrowed.parts["export"]
+    assert export.outcome_reporter is not None and len(export.alarms) == 3
+    assert export.notification_topic is None
+    _assert_exposes_everything(export_narrowed.json, _exposed(export))
+
+
+def test_workflows_with_their_own_topic_and_an_upload_trigger_expose_everything_they_create(own_topics):
+    deletion, export = own_topics.parts["deletion"], own_topics.parts["export"]
+    assert deletion.upload_trigger is not None
+    assert deletion.notification_topic is not None and export.notification_topic is not None
+    assert deletion.notification_topic is not export.notification_topic
+    exposed = {**_exposed(deletion), **_deletion_buckets_and_role(deletion), **_exposed(export)}
+    assert len(resources(own_topics.json, "AWS::SNS::Topic")) == 2
+    _assert_exposes_everything(own_topics.json, exposed)
+
+
+def _deletion_buckets_and_role(deletion) -> dict[str, str]:
+    return {logical_id(deletion.bucket): "AWS::S3::Bucket",
+            logical_id(deletion.job_data_bucket.log_bucket): "AWS::S3::Bucket",
+            logical_id(deletion.data_access_role): "AWS::IAM::Role"}
+
+
+def _refs(value) -> list[str]:
+    """Logical ids referenced (Ref / Fn::GetAtt ... Arn) by a property value or a list of them."""
+    found = []
+    for item in as_list(value):
+        if isinstance(item, dict) and set(item) == {"Ref"}:
+            found.append(item["Ref"])
+        elif isinstance(item, dict) and set(item) == {"Fn::GetAtt"} and item["Fn::GetAtt"][1] == "Arn":
+            found.append(item["Fn::GetAtt"][0])
+        else:
+            found.append(json.dumps(item))  # never an exposed logical id
+    return found
+
+
+#: Resources that only attach a policy to another resource, and the property naming what they attach to.
+#: They are reachable through that resource (e.g. ``bucket.policy``) and are accepted only when it is exposed.
+_ATTACHED = {
+    "AWS::IAM::Policy": ("Roles", "AWS::IAM::Role"),
+    "AWS::S3::BucketPolicy": ("Bucket", "AWS::S3::Bucket"),
+    "AWS::SQS::QueuePolicy": ("Queues", "AWS::SQS::Queue"),
+    "AWS::SNS::TopicPolicy": ("Topics", "AWS::SNS::Topic"),
+}
 
 
 def _assert_exposes_everything(template: dict, exposed: dict[str, str]) -> None:
     for lid, type_ in exposed.items():
         assert template["Resources"][lid]["Type"] == type_, lid
-    # policies hang off exposed roles and buckets; every other resource must be reachable from an attribute
-    created = {lid for lid, r in template["Resources"].items()
-               if r["Type"] not in ("AWS::IAM::Policy", "AWS::S3::BucketPolicy")}
+    created = set()
+    for lid, resource in template["Resources"].items():
+        type_, properties = resource["Type"], resource.get("Properties", {})
+        if type_ in _ATTACHED:
+            key, target_type = _ATTACHED[type_]
+            targets = _refs(properties[key])
+            assert targets and all(exposed.get(t) == target_type for t in targets), (lid, targets)
+        elif type_ == "AWS::Lambda::Permission":
+            # The resource-based policy statement letting an EventBridge rule invoke its target: created by
+            # ``rule.add_target`` under the rule, it is the function's policy (like a bucket policy is the
+            # bucket's) and is accepted only when both the function and the rule it names are exposed.
+            (function,), (rule,) = _refs(properties["FunctionName"]), _refs(properties["SourceArn"])
+            assert exposed.get(function) == "AWS::Lambda::Function", (lid, function)
+            assert exposed.get(rule) == "AWS::Events::Rule", (lid, rule)
+            assert properties["Principal"] == "events.amazonaws.com", lid
+            assert properties["Action"] == "lambda:InvokeFunction", lid
+        else:
+            created.add(lid)
+    # every other resource must be reachable from an attribute
     assert created == set(exposed), created ^ set(exposed)

@@ -4,36 +4,63 @@
 - :class:`PersonalizeDataAccessRole`: the role Amazon Personalize assumes to read user-ID files.
 - :class:`DataDeletionWorkflow`: Amazon Personalize data deletion (CreateDataDeletionJob).
 - :class:`AudienceExportWorkflow`: AWS Clean Rooms ML audience export (StartAudienceExportJob).
+- :class:`NotificationTopic`, :class:`JobOutcomeReporter`, :class:`WorkflowAlarms`,
+  :class:`DeletionUploadTrigger`: operating them.
 - :func:`normalize_template`: make a synthesized template stable for snapshot tests.
+
+Names are imported on first use, so the pure-Python tools in this package
+(``cdk_ml_data_jobs.cli``, ``.summary``, ``.diagrams``) start without loading
+aws-cdk-lib and its Node.js runtime.
 """
 
-from ._checks import PropsError
-from .audience_export_workflow import AudienceExportWorkflow
-from .data_deletion_workflow import DataDeletionWorkflow
-from .deletion_upload_trigger import DeletionUploadTrigger
-from .job_data_bucket import JobDataBucket
-from .job_function import JobFunction
-from .job_outcome_reporter import EVENT_SOURCE, JobOutcomeReporter
-from .job_state_machine import JobStateMachine, TransientRetry
-from .notification_topic import NotificationTopic
-from .personalize_data_access_role import PersonalizeDataAccessRole
-from .snapshot import normalize_template
-from .workflow_alarms import WorkflowAlarms
+from __future__ import annotations
 
-__all__ = [
-    "EVENT_SOURCE",
-    "AudienceExportWorkflow",
-    "DataDeletionWorkflow",
-    "DeletionUploadTrigger",
-    "JobDataBucket",
-    "JobFunction",
-    "JobOutcomeReporter",
-    "JobStateMachine",
-    "NotificationTopic",
-    "PersonalizeDataAccessRole",
-    "PropsError",
-    "TransientRetry",
-    "WorkflowAlarms",
-    "normalize_template",
-]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "EVENT_SOURCE": ".job_outcome_reporter",
+    "AudienceExportWorkflow": ".audience_export_workflow",
+    "DataDeletionWorkflow": ".data_deletion_workflow",
+    "DeletionUploadTrigger": ".deletion_upload_trigger",
+    "JobDataBucket": ".job_data_bucket",
+    "JobFunction": ".job_function",
+    "JobOutcomeReporter": ".job_outcome_reporter",
+    "JobStateMachine": ".job_state_machine",
+    "NotificationTopic": ".notification_topic",
+    "PersonalizeDataAccessRole": ".personalize_data_access_role",
+    "PropsError": "._checks",
+    "TransientRetry": ".job_state_machine",
+    "WorkflowAlarms": ".workflow_alarms",
+    "normalize_template": ".snapshot",
+}
+
+__all__ = sorted(_EXPORTS)
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
+    from ._checks import PropsError
+    from .audience_export_workflow import AudienceExportWorkflow
+    from .data_deletion_workflow import DataDeletionWorkflow
+    from .deletion_upload_trigger import DeletionUploadTrigger
+    from .job_data_bucket import JobDataBucket
+    from .job_function import JobFunction
+    from .job_outcome_reporter import EVENT_SOURCE, JobOutcomeReporter
+    from .job_state_machine import JobStateMachine, TransientRetry
+    from .notification_topic import NotificationTopic
+    from .personalize_data_access_role import PersonalizeDataAccessRole
+    from .snapshot import normalize_template
+    from .workflow_alarms import WorkflowAlarms
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

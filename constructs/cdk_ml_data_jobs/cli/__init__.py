@@ -24,4 +24,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Console-script entry point: run the CLI and return its exit code."""
     from .commands import cli
 
-    return cli.main(args=list(argv) if argv is not None else None, prog_name="ml-data-jobs")
+    return cli.main(args=list(argv) if argv is not None else None, prog_name="ml-data-jobs", standalone_mode=False)

@@ -25,10 +25,11 @@ OUTPUT_DELETION = "DataDeletionStateMachineArn"
 OUTPUT_EXPORT = "AudienceExportStateMachineArn"
 OUTPUT_ROLE = "DataAccessRoleArn"
 
-#: Error codes meaning "what you named does not exist or is not valid": a configuration error.
-_NOT_FOUND = {
+#: Error codes meaning "what you named does not exist, is not valid or is taken": a usage/configuration error.
+_CONFIG_CODES = {
     "ExecutionDoesNotExist", "StateMachineDoesNotExist", "InvalidArn", "ResourceNotFoundException", "NoSuchBucket",
     "ValidationError", "InvalidName", "InvalidExecutionInput", "InvalidParameterValueException", "404", "NotFound",
+    "ExecutionAlreadyExists", "StateMachineDeleting",
 }
 #: How many recent history events are read to tell where a running execution is.
 _RECENT_EVENTS = 40
@@ -119,6 +120,12 @@ class Aws:
         self._session: Any = None
         self._clients: dict[str, Any] = {}
 
+    def prefer_region_of(self, arn: str) -> None:
+        """Without --region, act in the Region of the ARN the operator named (before any client exists)."""
+        parts = arn.split(":")
+        if self.region is None and self._session is None and len(parts) > 3 and parts[3]:
+            self.region = parts[3]
+
     # ---- session and clients ---------------------------------------------------------
     def client(self, service: str) -> Any:
         if service not in self._clients:
@@ -129,8 +136,7 @@ class Aws:
                 if self._session is None:
                     self._session = boto3.Session(profile_name=self.profile, region_name=self.region)
                 self._clients[service] = self._session.client(
-                    service, config=Config(retries={"mode": "standard", "max_attempts": 5},
-                                           user_agent_extra="ml-data-jobs-cli"))
+                    service, config=Config(user_agent_extra="ml-data-jobs-cli"))
         return self._clients[service]
 
     # ---- targets ----------------------------------------------------------------------
@@ -282,7 +288,7 @@ def translate_errors(doing: str) -> Iterator[None]:
         code = str(info.get("Code", ""))
         message = info.get("Message") or str(error)
         text = f"could not {doing}: {code}: {message}" if code else f"could not {doing}: {message}"
-        if code in _NOT_FOUND:
+        if code in _CONFIG_CODES:
             raise ConfigError(text) from None
         raise AwsError(text) from None
     except (NoCredentialsError, PartialCredentialsError) as error:

@@ -163,6 +163,7 @@ def _target(ctx: click.Context, aws: Aws, stack: Optional[str], state_machine_ar
         if ":stateMachine:" not in state_machine_arn:
             raise UsageProblem(f"--state-machine-arn must be a state machine ARN "
                                f"(arn:aws:states:REGION:ACCOUNT:stateMachine:NAME), not {state_machine_arn!r}")
+        aws.prefer_region_of(state_machine_arn)
         target = Target(source="state machine")
         setattr(target, f"{workflow}_machine", state_machine_arn)
         return target, state_machine_arn
@@ -230,7 +231,7 @@ def delete_users(ctx: click.Context, reporter: Reporter, aws: Aws, dataset_group
         found_bucket, found_prefix = aws.deletion_data(machine)
         bucket, prefix = bucket or found_bucket, prefix if prefix is not None else found_prefix
     target.bucket, target.prefix = bucket, prefix
-    reporter.target(target, machine)
+    reporter.target(target, machine, data=True)
 
     token = payloads.new_token()
     key = payloads.upload_key(prefix, token)
@@ -317,6 +318,7 @@ def status(ctx: click.Context, reporter: Reporter, aws: Aws, execution_arn: str,
     if state_machine_of(execution_arn) is None:
         raise UsageProblem("EXECUTION_ARN must be an execution ARN "
                            "(arn:aws:states:REGION:ACCOUNT:execution:STATE_MACHINE:NAME)")
+    aws.prefer_region_of(execution_arn)
     if follow_it:
         reporter.doc["execution"] = {"executionArn": execution_arn}
         return _follow(reporter, aws, execution_arn, poll_seconds)
@@ -344,6 +346,7 @@ def list_executions(ctx: click.Context, reporter: Reporter, aws: Aws, stack: Opt
     if stack and state_machine_arn:
         raise UsageProblem("give --stack or --state-machine-arn, not both")
     if state_machine_arn:
+        aws.prefer_region_of(state_machine_arn)
         machines = [(workflow, state_machine_arn)]
     elif stack:
         machines = aws.stack_target(stack).machines(workflow)

@@ -20,7 +20,6 @@ from datetime import datetime
 from typing import Any, Callable, Iterator, Optional, Sequence
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from .aws import ExecutionView, Target
@@ -90,9 +89,10 @@ class Reporter:
             self.line(("✓ ", "green"), f"{check.path}: {check.user_ids} user ID{'s' if check.user_ids != 1 else ''}, "
                       f"{_size(check.size)}, UTF-8, header USER_ID")
 
-    def target(self, target: Target, machine: str) -> None:
+    def target(self, target: Target, machine: str, data: bool = False) -> None:
+        """The workflow acted on (and with ``data``, the bucket and prefix of its user-ID files)."""
         self.doc["target"] = {"source": target.source, "stateMachineArn": machine}
-        if target.bucket:
+        if data:
             self.doc["target"].update(bucket=target.bucket, prefix=target.prefix)
         self.line(("Workflow  ", "bold"), machine, (f"  ({target.source})", "dim"))
 
@@ -128,7 +128,7 @@ class Reporter:
             def update(view: ExecutionView) -> None:
                 remember(view)
                 where = label(view)
-                if not view.finished and where != last[0]:
+                if not view.finished and where != last[0] and (view.current_state or view.job_status):
                     last[0] = where
                     self.out.print(Text.assemble(f"  {datetime.now():%H:%M:%S}  ", (view.status, "cyan"),
                                                  f"  {where}"))
@@ -198,16 +198,20 @@ class Reporter:
         if not rows:
             self.out.print("No executions.")
             return
-        table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
-        for column in ("STARTED", "WORKFLOW", "STATUS", "TOOK"):
-            table.add_column(column, no_wrap=True)
-        table.add_column("EXECUTION ARN", overflow="fold")
-        for row in rows:
-            table.add_row(_local(row.get("startDate")), row.get("workflow") or "-",
-                          Text(row["status"], style=STYLES.get(row["status"], "")),
-                          _duration(row.get("seconds")) if row.get("seconds") is not None else "-",
-                          row["executionArn"])
-        self.out.print(table, soft_wrap=False)
+        # One line per execution, then its ARN on a line of its own (whole, to copy into `status`).
+        cells = [(_local(r.get("startDate")), r.get("workflow") or "-", r["status"],
+                  _duration(r.get("seconds")) if r.get("seconds") is not None else "-", r.get("name") or "")
+                 for r in rows]
+        headers = ("STARTED", "WORKFLOW", "STATUS", "TOOK", "NAME")
+        widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
+        self.out.print(Text("  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip(), style="bold"))
+        for row, cell in zip(rows, cells):
+            parts = [(value.ljust(width) + "  ", STYLES.get(value, "") if i == 2 else "")
+                     for i, (value, width) in enumerate(zip(cell, widths))]
+            line = Text.assemble(*parts)
+            line.rstrip()
+            self.out.print(line)
+            self.out.print(Text.assemble(("  ", ""), (row["executionArn"], "dim")))
 
     def finish(self, exit_code: int) -> None:
         self.doc["exitCode"] = exit_code

@@ -106,7 +106,7 @@ class JobOutcomeReporter(Construct):
         self.rule = events.Rule(
             self,
             "Finished",
-            description=f"cdk-ml-data-jobs: a {workflow} execution finished",
+            description=f"cdk-ml-data-jobs: an execution of the {workflow} workflow finished",
             event_pattern=events.EventPattern(
                 source=["aws.states"],
                 detail_type=["Step Functions Execution Status Change"],

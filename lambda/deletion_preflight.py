@@ -11,16 +11,13 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
-from jobkit import clients
+from jobkit import clients, csv_rules
 from jobkit.errors import error_code, service_error
 
 #: Personalize's limit on the total size of a deletion job's input files.
-MAX_TOTAL_BYTES = 100 * 1024 * 1024
+MAX_TOTAL_BYTES = csv_rules.MAX_TOTAL_BYTES
 #: Files this pre-flight reads when ``dataLocation`` is a folder.
 MAX_FILES = 1000
-#: Enough for the header and a first USER_ID of up to 256 characters in UTF-8.
-_HEAD_BYTES = 2048
-_HEADER = "USER_ID"
 
 
 @dataclass(frozen=True)
@@ -91,31 +88,12 @@ def _csv_files_under(bucket: str, prefix: str) -> tuple[list[tuple[str, int]], l
 def _file_problems(bucket: str, key: str, size: int) -> list[str]:
     where = f"s3://{bucket}/{key}"
     if size == 0:
-        return [f"{where} is empty; it needs a USER_ID header and at least one user ID"]
+        return csv_rules.head_problems(where, b"", 0)
     try:
-        body = clients.client("s3").get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{_HEAD_BYTES - 1}")["Body"]
+        body = clients.client("s3").get_object(
+            Bucket=bucket, Key=key, Range=f"bytes=0-{csv_rules.HEAD_BYTES - 1}")["Body"]
     except ClientError as error:
         raise service_error(error, "GetObject") from None
     raw = body.read()
     body.close()
-    if raw.startswith(b"\xef\xbb\xbf"):
-        return [f"{where} starts with a UTF-8 byte-order mark; save it as UTF-8 without BOM"]
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        # Only a character cut at the end of a partial (range) read is acceptable.
-        if len(raw) >= size or error.reason != "unexpected end of data":
-            return [f"{where} is not UTF-8 text"]
-        text = raw[: error.start].decode("utf-8")
-    lines = text.split("\n")
-    header = lines[0].rstrip("\r")
-    if header != _HEADER:
-        if header.replace(" ", "").upper().startswith(_HEADER + ","):
-            return [f"{where} must have a single USER_ID column"]
-        return [f"{where} must start with the header line USER_ID (its first line is {len(header)} characters "
-                "of something else)"]
-    complete = len(lines) > 2 or len(raw) >= size
-    first = lines[1].rstrip("\r") if len(lines) > 1 else ""
-    if not first.strip() and complete:
-        return [f"{where} has no user ID after its USER_ID header"]
-    return []
+    return csv_rules.head_problems(where, raw, size)

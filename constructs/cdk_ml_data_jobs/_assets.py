@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from aws_cdk import aws_lambda as lambda_
+if TYPE_CHECKING:
+    from aws_cdk import aws_lambda as lambda_
 
 # Never packaged: interpreter caches and dotfiles would change the asset hash.
 ASSET_EXCLUDES = ["__pycache__", "*.pyc", ".*"]
@@ -29,6 +31,8 @@ def lambda_code_dir() -> Path:
     raise FileNotFoundError(f"cdk-ml-data-jobs: Lambda code not found (looked in {searched})")
 
 
-def lambda_code() -> lambda_.Code:
+def lambda_code() -> "lambda_.Code":
     """The functions' code asset (one asset shared by every function)."""
-    return lambda_.Code.from_asset(str(lambda_code_dir()), exclude=ASSET_EXCLUDES)
+    from aws_cdk import aws_lambda  # imported here: the CLI uses this module without aws-cdk-lib
+
+    return aws_lambda.Code.from_asset(str(lambda_code_dir()), exclude=ASSET_EXCLUDES)

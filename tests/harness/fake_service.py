@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from functools import lru_cache
 import re
 import sys
 import threading
@@ -50,6 +51,12 @@ def _model_rules():
         return module
 
 
+@lru_cache(maxsize=None)
+def _service_model(service: str) -> Any:
+    """botocore's model of ``service`` (one botocore session for all fakes: creating one costs ~70 ms)."""
+    return botocore.session.get_session().get_service_model(service)
+
+
 class ServiceFault(Exception):
     """An error response: the service's error code, message, HTTP status and extra members."""
 
@@ -84,7 +91,7 @@ class FakeService:
 
     def __init__(self, clock: VirtualClock, region: str = "us-east-1", account: str = "123456789012") -> None:
         self.clock, self.region, self.account = clock, region, account
-        self.model = botocore.session.get_session().get_service_model(self.service)
+        self.model = _service_model(self.service)
         self.protocol = self.model.metadata["protocol"]
         self.calls: list[Call] = []
         self.violations: list[str] = []

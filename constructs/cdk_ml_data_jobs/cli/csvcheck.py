@@ -17,24 +17,39 @@ lines after the header). A file over the size limit is judged by its head only.
 
 Privacy: nothing here returns, prints or logs a user ID or any other content of
 the file; problems name the file, line numbers, sizes and counts only.
-The CLI never imports the Lambda code: the rules are kept here, and the CLI
-tier checks that both sides reject the same files with the same sentences.
+The head rules are not a copy: they are ``jobkit/csv_rules.py`` of the Lambda
+code this package ships, loaded from it by path (it is pure standard library),
+and the CLI tier checks that both sides reject the same files with the same
+sentences.
 """
 
 from __future__ import annotations
 
 import csv
+import importlib.util
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Union
 
-#: Personalize's limit on the total size of a deletion job's input files (same as the pre-flight's).
-MAX_TOTAL_BYTES = 100 * 1024 * 1024
-HEADER = "USER_ID"
+def _load_rules() -> Any:
+    """``jobkit/csv_rules.py`` from the shipped Lambda code, under a private module name."""
+    from .._assets import lambda_code_dir
+
+    spec = importlib.util.spec_from_file_location(
+        "cdk_ml_data_jobs._csv_rules", lambda_code_dir() / "jobkit" / "csv_rules.py")
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+_RULES = _load_rules()
+#: Personalize's limit on the total size of a deletion job's input files (the pre-flight's own constant).
+MAX_TOTAL_BYTES: int = _RULES.MAX_TOTAL_BYTES
+HEADER: str = _RULES.HEADER
 #: What the server-side pre-flight reads of each file.
-HEAD_BYTES = 2048
-_BOM = b"\xef\xbb\xbf"
+HEAD_BYTES: int = _RULES.HEAD_BYTES
+head_problems = _RULES.head_problems
 
 
 @dataclass(frozen=True)
@@ -84,31 +99,6 @@ def check_file(path: Union[str, os.PathLike], label: Optional[str] = None) -> Cs
     except OSError:
         return CsvCheck(where, size, None, (f"{where} cannot be read",))
     return CsvCheck(where, size, count, tuple(body_problems))
-
-
-def head_problems(where: str, raw: bytes, size: int) -> list[str]:
-    """The pre-flight's rules on the first bytes ``raw`` of a file of ``size`` bytes (at most one problem)."""
-    if raw.startswith(_BOM):
-        return [f"{where} starts with a UTF-8 byte-order mark; save it as UTF-8 without BOM"]
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        # Only a character cut at the end of a partial read is acceptable.
-        if len(raw) >= size or error.reason != "unexpected end of data":
-            return [f"{where} is not UTF-8 text"]
-        text = raw[: error.start].decode("utf-8")
-    lines = text.split("\n")
-    header = lines[0].rstrip("\r")
-    if header != HEADER:
-        if header.replace(" ", "").upper().startswith(HEADER + ","):
-            return [f"{where} must have a single USER_ID column"]
-        return [f"{where} must start with the header line USER_ID (its first line is {len(header)} characters "
-                "of something else)"]
-    complete = len(lines) > 2 or len(raw) >= size
-    first = lines[1].rstrip("\r") if len(lines) > 1 else ""
-    if not first.strip() and complete:
-        return [f"{where} has no user ID after its USER_ID header"]
-    return []
 
 
 def _scan(where: str, handle: Any) -> tuple[int, list[str]]:

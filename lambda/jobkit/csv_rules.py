@@ -1,0 +1,42 @@
+"""The rules a user-ID CSV must follow, on the first bytes of a file. Pure standard library.
+
+Used by the deletion pre-flight (on the first 2 KiB read from S3) and by the
+operator CLI (on the head of a local file), so both reject the same files with
+the same sentences. No rule returns or quotes any content of the file.
+"""
+
+from __future__ import annotations
+
+#: Personalize's limit on the total size of a deletion job's input files.
+MAX_TOTAL_BYTES = 100 * 1024 * 1024
+#: Enough for the header and a first USER_ID of up to 256 characters in UTF-8.
+HEAD_BYTES = 2048
+HEADER = "USER_ID"
+_BOM = b"\xef\xbb\xbf"
+
+
+def head_problems(where: str, raw: bytes, size: int) -> list[str]:
+    """Problems with the first bytes ``raw`` of a file of ``size`` bytes named ``where`` (at most one)."""
+    if size == 0:
+        return [f"{where} is empty; it needs a USER_ID header and at least one user ID"]
+    if raw.startswith(_BOM):
+        return [f"{where} starts with a UTF-8 byte-order mark; save it as UTF-8 without BOM"]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        # Only a character cut at the end of a partial read is acceptable.
+        if len(raw) >= size or error.reason != "unexpected end of data":
+            return [f"{where} is not UTF-8 text"]
+        text = raw[: error.start].decode("utf-8")
+    lines = text.split("\n")
+    header = lines[0].rstrip("\r")
+    if header != HEADER:
+        if header.replace(" ", "").upper().startswith(HEADER + ","):
+            return [f"{where} must have a single USER_ID column"]
+        return [f"{where} must start with the header line USER_ID (its first line is {len(header)} characters "
+                "of something else)"]
+    complete = len(lines) > 2 or len(raw) >= size
+    first = lines[1].rstrip("\r") if len(lines) > 1 else ""
+    if not first.strip() and complete:
+        return [f"{where} has no user ID after its USER_ID header"]
+    return []

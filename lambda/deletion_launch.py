@@ -13,11 +13,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from jobkit import clients, tracker
+from jobkit import clients, sdk, tracker
 from jobkit.errors import JobNameInUse, error_code, service_error
 
-OPERATIONS = ("CreateDataDeletionJob", "DescribeDataDeletionJob", "ListDataDeletionJobs")
-MIN_BOTOCORE = "1.34.97"
+OPERATIONS = sdk.DELETION_OPERATIONS
+MIN_BOTOCORE = sdk.DELETION_MIN_BOTOCORE
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 import deletion_preflight
-from jobkit import clients, model_rules, names
+from jobkit import clients, model_rules, names, sdk
 from jobkit.errors import InvalidInput
 
 OPERATION = "CreateDataDeletionJob"
@@ -30,6 +30,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InvalidInput("the execution input must be a JSON object")
     personalize = clients.model("personalize")  # only its constraints are needed, not a client
+    clients.require_operations(personalize, sdk.DELETION_OPERATIONS, sdk.DELETION_MIN_BOTOCORE)
     problems = [f"{key} is not a known field (known: {', '.join(FIELDS)})" for key in data if key not in FIELDS]
 
     group = data.get("datasetGroupArn")

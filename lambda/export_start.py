@@ -15,12 +15,12 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 import export_lookup
-from jobkit import clients, clock, tracker
+from jobkit import clients, clock, sdk, tracker
 from jobkit.errors import error_code, service_error
 from jobkit.jsonsafe import iso
 
-OPERATIONS = ("StartAudienceExportJob", "ListAudienceExportJobs")
-MIN_BOTOCORE = "1.33.3"
+OPERATIONS = sdk.EXPORT_OPERATIONS
+MIN_BOTOCORE = sdk.EXPORT_MIN_BOTOCORE
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

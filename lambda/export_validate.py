@@ -19,7 +19,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from jobkit import clients, model_rules, names
+from jobkit import clients, model_rules, names, sdk
 from jobkit.errors import InvalidInput, error_code, service_error
 
 OPERATION = "StartAudienceExportJob"
@@ -40,6 +40,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InvalidInput("the execution input must be a JSON object")
     api = clients.client("cleanroomsml")
+    clients.require_operations(api, sdk.EXPORT_OPERATIONS, sdk.EXPORT_MIN_BOTOCORE)
     problems = [f"{key} is not a known field (known: {', '.join(FIELDS)})" for key in data if key not in FIELDS]
     for field in ("audienceGenerationJobArn", "audienceSize"):
         if field not in data:

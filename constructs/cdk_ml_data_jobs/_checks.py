@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable
-
-from typing import Any
+from typing import Any, Iterable
 
 from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
 from constructs import IConstruct
@@ -35,11 +33,16 @@ def _cfn(construct: IConstruct) -> CfnResource:
 
 def checkov_skip(construct: IConstruct, check_id: str, reason: str) -> None:
     """Skip one checkov check on one resource, with its reason in the template metadata."""
+    checkov_skips(construct, [(check_id, reason)])
+
+
+def checkov_skips(construct: IConstruct, skips: Iterable[tuple[str, str]]) -> None:
+    """Skip checkov checks on one resource, each with its reason (one metadata write)."""
     resource = _cfn(construct)
     current = resource.get_metadata("checkov") or {}
-    skips = [s for s in current.get("skip", []) if s["id"] != check_id]
-    skips.append({"id": check_id, "comment": reason})
-    resource.add_metadata("checkov", {"skip": sorted(skips, key=lambda s: s["id"])})
+    merged = {s["id"]: s["comment"] for s in current.get("skip", [])}
+    merged.update(dict(skips))
+    resource.add_metadata("checkov", {"skip": [{"id": k, "comment": v} for k, v in sorted(merged.items())]})
 
 
 def nag_resource(stack: Stack, value: str) -> str:

@@ -63,7 +63,7 @@ class AudienceExportWorkflow(Construct):
         audience_generation_job_arns: Optional[Sequence[str]] = None,
         configured_audience_model_arns: Optional[Sequence[str]] = None,
         job_timeout: Duration = Duration.hours(6),
-        min_poll_interval: Duration = Duration.seconds(15),
+        min_poll_interval: Duration = Duration.seconds(30),
         max_poll_interval: Duration = Duration.minutes(5),
         poll_growth: float = 0.1,
         not_listed_grace: Duration = Duration.minutes(5),
@@ -86,7 +86,7 @@ class AudienceExportWorkflow(Construct):
             every configured audience model in the stack's Region, any account.
         :param job_timeout: how long to follow an export, from its creation,
             before failing with ``AudienceExportJobTimedOut``. Default 6 hours.
-        :param min_poll_interval: shortest wait between status checks. Default 15 s.
+        :param min_poll_interval: shortest wait between status checks. Default 30 s.
         :param max_poll_interval: longest wait between status checks. Default 5 minutes.
         :param poll_growth: wait as a fraction of the export's age. Default 0.1.
         :param not_listed_grace: how long an export may stay unlisted after the

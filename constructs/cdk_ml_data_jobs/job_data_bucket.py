@@ -9,7 +9,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from ._checks import PropsError, checkov_skip, nag_acknowledge
+from ._checks import PropsError, checkov_skip, checkov_skips, nag_acknowledge
 
 DEFAULT_DELETION_PREFIX = "deletions/"
 DEFAULT_AUDIT_PREFIX = "audit/"
@@ -230,9 +230,8 @@ def _skip_auto_delete_provider_checks(stack: Stack) -> None:
     handler = provider.node.try_find_child("Handler") if provider is not None else None
     if handler is None:
         return
-    for check, reason in (
+    checkov_skips(handler, [
         ("CKV_AWS_115", "CDK's bucket-emptying function runs only on stack deletion (opt-in dev setting)."),
         ("CKV_AWS_116", "Invoked synchronously by CloudFormation, which reports its failures."),
         ("CKV_AWS_117", "Calls only the public S3 endpoint."),
-    ):
-        checkov_skip(handler, check, reason)
+    ])

@@ -12,7 +12,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from ._assets import lambda_code
-from ._checks import checkov_skip
+from ._checks import checkov_skip, checkov_skips
 
 #: Newest Python runtime known to this aws-cdk-lib (cdk-nag's L1 checks for it).
 DEFAULT_RUNTIME = lambda_.Runtime.PYTHON_3_14
@@ -95,5 +95,4 @@ class JobFunction(Construct):
             ("CKV_AWS_117", "Calls only public AWS service endpoints; no VPC resources are reached."),
             ("CKV_AWS_173", "Environment variables hold resource names, ARNs and polling bounds, no secrets."),
         ]
-        for check, reason in filter(None, skips):
-            checkov_skip(self.function, check, reason)
+        checkov_skips(self.function, filter(None, skips))

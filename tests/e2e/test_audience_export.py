@@ -100,7 +100,7 @@ def test_finds_its_export_across_several_listing_pages(local):
 
 def test_an_export_listed_only_after_a_few_polls_is_followed(local):
     gen = local.cleanroomsml.add_generation_job()
-    local.cleanroomsml.listing_delay = 50
+    local.cleanroomsml.listing_delay = 100
 
     ex = local.run(MACHINE, _input(gen))
 

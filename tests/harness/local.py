@@ -108,7 +108,7 @@ class LocalWorkflows:
         self._stack.enter_context(environ(env))
         self._stack.enter_context(mock_aws(config=MOTO_CONFIG))
         self._stack.enter_context(self._patched_moto())
-        boto3.setup_default_session(region_name=assembly.REGION)
+        boto3.DEFAULT_SESSION = _shared_session()  # mock_aws() set it to None; it restores the previous on exit
         self._stack.callback(install(self.fakes, boto3.DEFAULT_SESSION.events))
         code_dirs = {spec.code_dir for spec in self.functions.values()}
         self._stack.enter_context(_handler_imports(code_dirs, self.clock))
@@ -308,7 +308,7 @@ class LocalWorkflows:
             if time.monotonic() > deadline:
                 self.sfn.stop_execution(executionArn=execution_arn, error="Harness.Timeout")
                 raise TimeoutError(f"{execution_arn} still RUNNING after {timeout} s of real time")
-            time.sleep(0.005)
+            time.sleep(0.02)  # the execution runs in moto's thread; polling less often leaves it the CPU
         history = self._history(execution_arn)
         output = described.get("output")
         self._history_limit_hit.clear()
@@ -322,16 +322,16 @@ class LocalWorkflows:
         return self.wait(self.start(machine, payload, name), timeout, started)
 
     def _history(self, execution_arn: str) -> list[dict[str, Any]]:
-        events, token = [], None
-        while True:
-            kwargs = {"executionArn": execution_arn, "maxResults": 1000}
-            if token:
-                kwargs["nextToken"] = token
-            page = self.sfn.get_execution_history(**kwargs)
-            events += page["events"]
-            token = page.get("nextToken")
-            if not token:
-                return events
+        """The execution's history events, read from the interpreter itself.
+
+        The same events GetExecutionHistory pages through (same keys, ``type``
+        a str enum), without serialising thousands of events through moto's
+        HTTP layer and back, which cost seconds for a three-day job.
+        """
+        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+        backend = stepfunctions_parser_backends[assembly.ACCOUNT][assembly.REGION]
+        return list(backend.get_execution_history(execution_arn)["events"])
 
     # ---- S3 helpers -----------------------------------------------------------------
     def put_csv(self, key: str, user_ids: list[str], header: str = "USER_ID", bucket: str | None = None) -> str:
@@ -339,6 +339,22 @@ class LocalWorkflows:
         body = "\n".join([header, *user_ids]) + "\n"
         self.s3.put_object(Bucket=bucket, Key=key, Body=body.encode())
         return f"s3://{bucket}/{key}"
+
+
+_SESSION: boto3.Session | None = None
+
+
+def _shared_session() -> boto3.Session:
+    """One boto3 session for every harness in this process.
+
+    Its loader keeps the service models it has read, so creating the handlers'
+    clients anew for each harness does not parse botocore's JSON models again
+    (that cost ~0.15 s per harness). The fakes register on it and unregister on exit.
+    """
+    global _SESSION
+    if _SESSION is None:
+        _SESSION = boto3.Session(region_name=assembly.REGION)
+    return _SESSION
 
 
 def _raiser(error: Exception) -> Any:

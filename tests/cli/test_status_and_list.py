@@ -70,12 +70,19 @@ def test_status_of_rejected_input_exits_2(local, cli):
 
 
 def test_status_of_an_aborted_execution_exits_3(local, cli):
-    release = threading.Event()
-    arn = local.add_function("Blocker", lambda event, context: release.wait(20) and {})
+    entered, release = threading.Event(), threading.Event()
+
+    def blocker(event, context):
+        entered.set()
+        release.wait(20)
+        return {}
+
+    arn = local.add_function("Blocker", blocker)
     machine = local.create_machine("Blocking", {"StartAt": "Block", "States": {
         "Block": {"Type": "Task", "Resource": arn, "End": True}}})
     execution = local.start(machine, {})
     try:
+        assert entered.wait(20), "the blocking task never started"  # stop it mid-task, not while it is starting
         local.sfn.stop_execution(executionArn=execution, error="Operator", cause="stopped by hand")
     finally:
         release.set()

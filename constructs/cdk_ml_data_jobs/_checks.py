@@ -68,19 +68,3 @@ def _render(value: Any) -> str:
             return str(arg[0]).join(_render(part) for part in arg[1])
     raise ValueError(f"cannot render {value!r} for a cdk-nag finding id")
 
-
-def dead_letter_queue(scope: IConstruct, id: str, owner: str) -> Any:
-    """An SQS dead-letter queue for EventBridge deliveries and asynchronous invocations.
-
-    SSE-SQS encrypted (EventBridge cannot deliver to a queue under the AWS
-    managed SQS KMS key), TLS only, kept 14 days.
-    """
-    from aws_cdk import Duration
-    from aws_cdk import aws_sqs as sqs
-
-    queue = sqs.Queue(scope, id, encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True,
-                      retention_period=Duration.days(14))
-    nag_acknowledge(queue, "AwsSolutions-SQS3", f"This queue is itself the dead-letter queue of the {owner}.")
-    checkov_skip(queue, "CKV_AWS_27", "Encrypted with SSE-SQS (SqsManagedSseEnabled), which checkov does not "
-                 "recognise; EventBridge cannot deliver to a queue under the AWS managed SQS KMS key.")
-    return queue

@@ -7,7 +7,6 @@ from typing import Optional, Sequence
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
@@ -15,7 +14,6 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from ._checks import nag_acknowledge
 from .job_outcome_reporter import JobOutcomeReporter
 from .notification_topic import NotificationTopic
 from .workflow_alarms import WorkflowAlarms
@@ -65,12 +63,6 @@ def json_list(stack: Stack, values: Sequence[str]) -> str:
     return stack.to_json_string(list(values))
 
 
-def acknowledge_wildcards(policy: iam.Policy, findings: dict[str, str]) -> None:
-    """Acknowledge granular AwsSolutions-IAM5 findings on one policy, each with its reason."""
-    for finding, reason in findings.items():
-        nag_acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
-
-
 @dataclass
 class Operations:
     """What a workflow adds for operating it: a topic, an outcome reporter, alarms."""
@@ -78,7 +70,6 @@ class Operations:
     topic: Optional[sns.ITopic]
     reporter: Optional[JobOutcomeReporter]
     alarms: list[cloudwatch.Alarm]
-    notification_topic: Optional[NotificationTopic]
 
 
 def add_operations(
@@ -96,8 +87,7 @@ def add_operations(
     log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
     log_removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
 ) -> Operations:
-    created = NotificationTopic(scope, "Notifications") if create_notification_topic else None
-    topic = created.topic if created is not None else notification_topic
+    topic = NotificationTopic(scope, "Notifications").topic if create_notification_topic else notification_topic
     reporter = None
     if report_outcomes:
         reporter = JobOutcomeReporter(
@@ -106,4 +96,4 @@ def add_operations(
             log_removal_policy=log_removal_policy,
         )
     watch = WorkflowAlarms(scope, "Alarms", state_machine=state_machine, topic=topic) if alarms else None
-    return Operations(topic, reporter, watch.alarms if watch else [], created)
+    return Operations(topic, reporter, watch.alarms if watch else [])

@@ -14,7 +14,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from ._checks import PropsError
-from ._workflow import Polling, acknowledge_wildcards, add_operations, json_list
+from ._iam import attach_policy
+from ._workflow import Polling, add_operations, json_list
 from .job_outcome_reporter import JobOutcomeReporter
 from .job_function import JobFunction
 from .job_state_machine import JobStateMachine, TaskSpec, TransientRetry
@@ -150,39 +151,31 @@ class AudienceExportWorkflow(Construct):
         def action(*names: str) -> list[str]:
             return [f"{IAM_PREFIX}:{n}" for n in names]
 
-        policies = {
-            self.validate_function: iam.Policy(self, "ValidatePermissions", statements=[
+        jobs_reason = ("Default scope: every audience generation job of this account and Region (export jobs have "
+                       "no resource type of their own); narrow it with the audience_generation_job_arns prop.")
+        job_wildcards = {generation_jobs[0]: jobs_reason} if audience_generation_job_arns is None else {}
+        model_wildcards = {models[0]: "The configured audience model usually belongs to the other party's account "
+                                      "and is known only per request; read-only access to its size bins. Narrow it "
+                                      "with the configured_audience_model_arns prop."
+                           } if configured_audience_model_arns is None else {}
+        for fn, id, statements, wildcards in (
+            (self.validate_function, "ValidatePermissions", [
                 iam.PolicyStatement(sid="ReadGenerationJob", actions=action("GetAudienceGenerationJob"),
                                     resources=generation_jobs),
                 iam.PolicyStatement(sid="ReadSizeBins", actions=action("GetConfiguredAudienceModel"),
                                     resources=models),
-            ]),
-            self.start_function: iam.Policy(self, "StartPermissions", statements=[
+            ], {**job_wildcards, **model_wildcards}),
+            (self.start_function, "StartPermissions", [
                 iam.PolicyStatement(sid="StartExport",
                                     actions=action("StartAudienceExportJob", "ListAudienceExportJobs"),
                                     resources=generation_jobs),
-            ]),
-            self.poll_function: iam.Policy(self, "PollPermissions", statements=[
+            ], job_wildcards),
+            (self.poll_function, "PollPermissions", [
                 iam.PolicyStatement(sid="FindExport", actions=action("ListAudienceExportJobs"),
                                     resources=generation_jobs),
-            ]),
-        }
-        jobs_finding = ("Resource::arn:<AWS::Partition>:cleanrooms-ml:<AWS::Region>:<AWS::AccountId>:"
-                        "audience-generation-job/*")
-        models_finding = "Resource::arn:<AWS::Partition>:cleanrooms-ml:<AWS::Region>:*:configured-audience-model/*"
-        for fn, policy in policies.items():
-            policy.attach_to_role(fn.role)
-            fn.function.node.add_dependency(policy)
-            reasons = {}
-            if audience_generation_job_arns is None:
-                reasons[jobs_finding] = ("Default scope: every audience generation job of this account and Region "
-                                         "(export jobs have no resource type of their own); narrow it with the "
-                                         "audience_generation_job_arns prop.")
-            if fn is self.validate_function and configured_audience_model_arns is None:
-                reasons[models_finding] = ("The configured audience model usually belongs to the other party's "
-                                           "account and is known only per request; read-only access to its size "
-                                           "bins. Narrow it with the configured_audience_model_arns prop.")
-            acknowledge_wildcards(policy, reasons)
+            ], job_wildcards),
+        ):
+            attach_policy(self, id, role=fn.role, statements=statements, wildcards=wildcards, dependent=fn.function)
 
         self._machine = JobStateMachine(
             self,

@@ -7,7 +7,6 @@ from typing import Mapping, Optional
 import jsii
 from aws_cdk import Annotations, Aspects, Duration, IAspect, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
@@ -15,7 +14,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct, IConstruct
 
-from ._checks import dead_letter_queue
+from ._events import dead_letter_queue, deliver_events
 from .job_function import JobFunction
 
 
@@ -74,21 +73,14 @@ class DeletionUploadTrigger(Construct):
         )
         state_machine.grant_start_execution(self.function.role)
 
-        self.rule = events.Rule(
-            self,
-            "Uploaded",
+        self.rule: events.Rule = deliver_events(
+            self, "Uploaded",
             description="cdk-ml-data-jobs: a user-ID file was uploaded under a deletion trigger prefix",
-            event_pattern=events.EventPattern(
-                source=["aws.s3"],
-                detail_type=["Object Created"],
-                detail={"bucket": {"name": [bucket.bucket_name]},
-                        "object": {"key": [{"prefix": prefix} for prefix in sorted(triggers)]}},
-            ),
+            event_pattern={"source": ["aws.s3"], "detail_type": ["Object Created"],
+                           "detail": {"bucket": {"name": [bucket.bucket_name]},
+                                      "object": {"key": [{"prefix": prefix} for prefix in sorted(triggers)]}}},
+            function=self.function.function, dead_letters=self.dead_letter_queue,
         )
-        self.rule.add_target(targets.LambdaFunction(
-            self.function.function, dead_letter_queue=self.dead_letter_queue,
-            retry_attempts=8, max_event_age=Duration.hours(6),
-        ))
 
         cfn_bucket = bucket.node.default_child
         if isinstance(cfn_bucket, s3.CfnBucket):

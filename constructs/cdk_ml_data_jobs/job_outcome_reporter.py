@@ -6,7 +6,6 @@ from typing import Optional
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -16,7 +15,8 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from ._checks import dead_letter_queue, nag_acknowledge, nag_resource
+from ._events import dead_letter_queue, deliver_events
+from ._iam import attach_policy
 from .job_function import JobFunction
 
 #: EventBridge source of the outcome events.
@@ -72,7 +72,9 @@ class JobOutcomeReporter(Construct):
         )
         executions = stack.format_arn(service="states", resource="execution",
                                       resource_name=f"{state_machine.state_machine_name}:*",
-                                      arn_format=_COLON)
+                                      arn_format=ArnFormat.COLON_RESOURCE_NAME)
+        wildcards = {executions: "Executions are named at start; the reporter reads only this state machine's "
+                                 "executions."}
         statements = [
             iam.PolicyStatement(sid="ReadFinishedExecutions",
                                 actions=["states:DescribeExecution", "states:GetExecutionHistory"],
@@ -83,8 +85,11 @@ class JobOutcomeReporter(Construct):
                                 conditions={"StringEquals": {"events:source": EVENT_SOURCE}}),
         ]
         if audit_bucket is not None:
+            audit_records = audit_bucket.arn_for_objects(f"{audit_prefix}*")
             statements.append(iam.PolicyStatement(sid="WriteAuditRecords", actions=["s3:PutObject"],
-                                                  resources=[audit_bucket.arn_for_objects(f"{audit_prefix}*")]))
+                                                  resources=[audit_records]))
+            wildcards[audit_records] = ("One audit record per execution, named after it; writes only under the "
+                                        "audit prefix.")
         if topic is not None:
             statements.append(iam.PolicyStatement(sid="PublishOutcomeMessages", actions=["sns:Publish"],
                                                   resources=[topic.topic_arn]))
@@ -93,31 +98,15 @@ class JobOutcomeReporter(Construct):
                 statements.append(iam.PolicyStatement(sid="EncryptOutcomeMessages",
                                                       actions=["kms:Decrypt", "kms:GenerateDataKey"],
                                                       resources=[key.key_arn]))
-        policy = iam.Policy(self, "Permissions", statements=statements)
-        policy.attach_to_role(self.function.role)
-        self.function.function.node.add_dependency(policy)
-        nag_acknowledge(policy, f"AwsSolutions-IAM5[Resource::{nag_resource(stack, executions)}]",
-                        "Executions are named at start; the reporter reads only this state machine's executions.")
-        if audit_bucket is not None:
-            audit_objects = nag_resource(stack, audit_bucket.arn_for_objects(f"{audit_prefix}*"))
-            nag_acknowledge(policy, f"AwsSolutions-IAM5[Resource::{audit_objects}]",
-                            "One audit record per execution, named after it; writes only under the audit prefix.")
+        attach_policy(self, "Permissions", role=self.function.role, statements=statements, wildcards=wildcards,
+                      dependent=self.function.function)
 
-        self.rule = events.Rule(
-            self,
-            "Finished",
+        self.rule: events.Rule = deliver_events(
+            self, "Finished",
             description=f"cdk-ml-data-jobs: an execution of the {workflow} workflow finished",
-            event_pattern=events.EventPattern(
-                source=["aws.states"],
-                detail_type=["Step Functions Execution Status Change"],
-                detail={"stateMachineArn": [state_machine.state_machine_arn], "status": TERMINAL_STATUSES},
-            ),
+            event_pattern={"source": ["aws.states"], "detail_type": ["Step Functions Execution Status Change"],
+                           "detail": {"stateMachineArn": [state_machine.state_machine_arn],
+                                      "status": TERMINAL_STATUSES}},
+            function=self.function.function, dead_letters=self.dead_letter_queue,
         )
-        self.rule.add_target(targets.LambdaFunction(
-            self.function.function, dead_letter_queue=self.dead_letter_queue,
-            retry_attempts=8, max_event_age=Duration.hours(6),
-        ))
-
-
-_COLON = ArnFormat.COLON_RESOURCE_NAME
 

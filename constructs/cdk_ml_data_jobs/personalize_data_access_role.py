@@ -10,7 +10,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from ._checks import PropsError, nag_acknowledge, nag_resource
+from ._checks import PropsError
+from ._iam import attach_policy
 from .job_data_bucket import DEFAULT_DELETION_PREFIX, validate_prefix
 
 PERSONALIZE_PRINCIPAL = "personalize.amazonaws.com"
@@ -92,29 +93,14 @@ class PersonalizeDataAccessRole(Construct):
                     },
                 ),
             )
-            policy = iam.Policy(
-                self,
-                "ReadUserIdFiles",
-                statements=[
-                    iam.PolicyStatement(
-                        sid="ReadUserIdFiles",
-                        actions=["s3:GetObject"],
-                        resources=[objects_arn],
-                    ),
-                    iam.PolicyStatement(
-                        sid="ListJobDataBucket",
-                        actions=["s3:ListBucket"],
-                        resources=[bucket.bucket_arn],
-                    ),
-                ],
-            )
-            policy.attach_to_role(role)
-            nag_acknowledge(
-                policy,
-                f"AwsSolutions-IAM5[Resource::{nag_resource(stack, objects_arn)}]",
-                "Personalize reads user-ID files whose names are chosen per request; access is limited "
-                "to GetObject on the deletion prefix only.",
-            )
+            attach_policy(self, "ReadUserIdFiles", role=role, statements=[
+                iam.PolicyStatement(sid="ReadUserIdFiles", actions=["s3:GetObject"], resources=[objects_arn]),
+                iam.PolicyStatement(sid="ListJobDataBucket", actions=["s3:ListBucket"],
+                                    resources=[bucket.bucket_arn]),
+            ], wildcards={
+                objects_arn: "Personalize reads user-ID files whose names are chosen per request; access is "
+                             "limited to GetObject on the deletion prefix only.",
+            })
             self.role = role
 
         conditions = (

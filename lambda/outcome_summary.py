@@ -44,7 +44,7 @@ def summarize(workflow: str, execution: dict[str, Any], request: dict[str, Any] 
         "startDate": iso(execution.get("startDate")),
         "stopDate": iso(execution.get("stopDate")),
         "error": execution.get("error"),
-        "cause": None if isinstance(cause, dict) else (cause_text or None) and cause_text[:MAX_CAUSE],
+        "cause": cause_text[:MAX_CAUSE] if cause_text and not isinstance(cause, dict) else None,
     }
     if workflow == DELETION:
         location = given.get("dataLocation")

@@ -9,27 +9,14 @@ the event is delivered. The execution input is the documented contract.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import re
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from jobkit import clients
+from jobkit import clients, names
 from jobkit.errors import error_code, service_error
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
-
-
-def execution_name(bucket: str, key: str, version: str) -> str:
-    """``up-<file stem>-<16 hex>``: at most 56 characters, valid as a Step Functions
-    execution name and as a Personalize job name."""
-    stem = key.rsplit("/", 1)[-1].removesuffix(".csv")
-    stem = _UNSAFE.sub("-", stem).strip("-_")[:36] or "file"
-    digest = hashlib.sha256(f"{bucket}/{key}#{version}".encode("utf-8")).hexdigest()[:16]
-    return f"up-{stem}-{digest}"
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -43,7 +30,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if not matching:
         return {"started": False, "reason": "no trigger for this prefix"}
     version = obj.get("version-id") or f"seq-{obj.get('sequencer', '')}"
-    name = execution_name(bucket, key, version)
+    name = names.upload_execution_name(bucket, key, version)
     payload = {"datasetGroupArn": triggers[matching[0]], "dataLocation": f"s3://{bucket}/{key}"}
     try:
         started = clients.client("stepfunctions").start_execution(

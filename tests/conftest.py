@@ -57,3 +57,31 @@ def sample_template(sample_stack):
 @pytest.fixture(scope="session")
 def sample_template_json(sample_template) -> dict[str, Any]:
     return sample_template.to_json()
+
+
+@pytest.fixture(scope="session")
+def local_sample_template(make_app) -> Callable[..., dict[str, Any]]:
+    """``local_sample_template(**context)``: the sample app's template for a local run (construct and asset
+    paths in its metadata, assets pointing at the code folder), synthesized once per context."""
+    from aws_cdk.assertions import Template
+
+    from tests.harness.assembly import LOCAL_CONTEXT
+
+    sys.path.insert(0, str(ROOT))
+    import app as sample_app
+
+    made: dict[tuple, dict[str, Any]] = {}
+
+    def template(**context: Any) -> dict[str, Any]:
+        key = tuple(sorted(context.items()))
+        if key not in made:
+            made[key] = Template.from_stack(sample_app.build(make_app(**LOCAL_CONTEXT, **context))).to_json()
+        return made[key]
+
+    return template
+
+
+@pytest.fixture(scope="session")
+def local_template(local_sample_template) -> dict[str, Any]:
+    """The sample app as deployed by default, for the local harness (shared by the e2e and CLI tiers)."""
+    return local_sample_template()

@@ -12,10 +12,11 @@ import hashlib
 import re
 
 _PERSONALIZE_BAD = re.compile(r"[^A-Za-z0-9_-]")
+_PERSONALIZE_BAD_RUNS = re.compile(r"[^A-Za-z0-9_-]+")
 
 
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
+def _digest(text: str, length: int = 8) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
 
 
 def personalize_job_name(execution_name: str, max_length: int = 63) -> str:
@@ -39,3 +40,11 @@ def bounded_name(execution_name: str, max_length: int = 63) -> str:
         return execution_name
     suffix = "-" + _digest(execution_name)
     return execution_name[: max_length - len(suffix)] + suffix
+
+
+def upload_execution_name(bucket: str, key: str, version: str) -> str:
+    """``up-<file stem>-<16 hex of bucket, key and version>``: at most 56 characters, valid as a
+    Step Functions execution name and unchanged as a Personalize job name."""
+    stem = key.rsplit("/", 1)[-1].removesuffix(".csv")
+    stem = _PERSONALIZE_BAD_RUNS.sub("-", stem).strip("-_")[:36] or "file"
+    return f"up-{stem}-{_digest(f'{bucket}/{key}#{version}', 16)}"

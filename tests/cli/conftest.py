@@ -27,7 +27,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,11 +34,9 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.harness.assembly import LOCAL_CONTEXT
 from tests.harness.fakes import JobPlan
 from tests.harness.local import LocalWorkflows
 
-ROOT = Path(__file__).resolve().parents[2]
 STACK = "CdkMlDataJobs"
 GROUP = "arn:aws:personalize:us-east-1:123456789012:dataset-group/shop"
 #: Distinctive user IDs: none of them may ever appear in the CLI's output.
@@ -47,16 +44,6 @@ USER_IDS = ["cli-user-4f2a91-secret", "cli-user-b7c0e3-secret", "cli-user-19d8aa
 #: Every string a test wrote into a CSV; the per-invocation privacy check looks for all of them.
 SECRETS: set[str] = set(USER_IDS)
 POLL = ["--poll-seconds", "0.01"]
-
-
-@pytest.fixture(scope="session")
-def local_template(make_app) -> dict[str, Any]:
-    from aws_cdk.assertions import Template
-
-    sys.path.insert(0, str(ROOT))
-    import app as sample_app
-
-    return Template.from_stack(sample_app.build(make_app(**LOCAL_CONTEXT))).to_json()
 
 
 @pytest.fixture(scope="package")

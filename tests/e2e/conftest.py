@@ -13,7 +13,6 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.harness.assembly import LOCAL_CONTEXT
 from tests.harness.local import Execution, LocalWorkflows
 
 GROUP = "arn:aws:personalize:us-east-1:123456789012:dataset-group/shop"
@@ -23,29 +22,10 @@ USER_IDS = ["user-7f3a9c-secret", "user-b81d20-secret", "user-0c4e77-secret"]
 INCOMING = "deletions/incoming/shop/"
 
 
-def _sample_template(make_app, **context: Any) -> dict[str, Any]:
-    import sys
-    from pathlib import Path
-
-    from aws_cdk.assertions import Template
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    import app as sample_app
-
-    app = make_app(**LOCAL_CONTEXT, **context)
-    return Template.from_stack(sample_app.build(app)).to_json()
-
-
 @pytest.fixture(scope="session")
-def local_template(make_app) -> dict[str, Any]:
-    """The sample app as deployed by default."""
-    return _sample_template(make_app)
-
-
-@pytest.fixture(scope="session")
-def triggered_template(make_app) -> dict[str, Any]:
+def triggered_template(local_sample_template) -> dict[str, Any]:
     """The sample app with an upload trigger: a .csv under deletions/incoming/shop/ starts a deletion."""
-    return _sample_template(make_app, uploadTriggers=f"{INCOMING}={GROUP}")
+    return local_sample_template(uploadTriggers=f"{INCOMING}={GROUP}")
 
 
 def _workflows(template: dict[str, Any]) -> Iterator[LocalWorkflows]:

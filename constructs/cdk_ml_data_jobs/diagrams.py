@@ -21,7 +21,6 @@ _SHOWN = {
     "AWS::Events::Rule": ("EventBridge rule", "cds", "#FCE4EC"),
     "AWS::SNS::Topic": ("SNS topic", "note", "#E3F2FD"),
     "AWS::SQS::Queue": ("SQS dead letters", "folder", "#ECEFF1"),
-    "AWS::CloudWatch::Alarm": ("CloudWatch alarm", "octagon", "#FFEBEE"),
     "AWS::IAM::Role": ("IAM role", "house", "#FFFDE7"),
 }
 _EXTERNAL_CALLS = {
@@ -69,8 +68,7 @@ def architecture_dot(template: dict[str, Any]) -> str:
     """
     resources = template["Resources"]
     shown = {lid: r for lid, r in resources.items()
-             if r["Type"] in _SHOWN and (r["Type"] != "AWS::IAM::Role" or _is_personalize_role(r))
-             and r["Type"] != "AWS::CloudWatch::Alarm"}
+             if r["Type"] in _SHOWN and (r["Type"] != "AWS::IAM::Role" or _is_personalize_role(r))}
     alarms: dict[str, int] = {}
     for resource in resources.values():
         if resource["Type"] == "AWS::CloudWatch::Alarm":
@@ -123,11 +121,7 @@ def architecture_dot(template: dict[str, Any]) -> str:
         if _is_personalize_role(resource):
             externals.add("Amazon Personalize")
             edges.add(("Amazon Personalize", lid, "assumes"))
-            for bucket in set(_refs(resource)) & {b for b, r in shown.items() if r["Type"] == "AWS::S3::Bucket"}:
-                edges.add((lid, bucket, "reads user-ID files"))
-    for lid, resource in shown.items():  # the role's read permission lives in a policy: draw it from there
-        if _is_personalize_role(resource):
-            for policy in resources.values():
+            for policy in resources.values():  # the role's read permission lives in a policy: draw it from there
                 if policy["Type"] == "AWS::IAM::Policy" and lid in set(_refs(policy["Properties"].get("Roles", []))):
                     for bucket in set(_refs(policy["Properties"])) & set(shown):
                         if shown[bucket]["Type"] == "AWS::S3::Bucket":

@@ -55,13 +55,13 @@ class MlDataJobsStack(cdk.Stack):
         self.deletion = DataDeletionWorkflow(
             self, "DataDeletion", bucket=data.bucket, deletion_prefix=prefix,
             dataset_group_arns=_list(self, "datasetGroupArns"),
-            notification_topic=self.notifications.topic, upload_triggers=triggers or None,
+            topic=self.notifications.topic, upload_triggers=triggers or None,
         )
         self.export = AudienceExportWorkflow(
             self, "AudienceExport",
             audience_generation_job_arns=_list(self, "audienceGenerationJobArns"),
             configured_audience_model_arns=_list(self, "configuredAudienceModelArns"),
-            notification_topic=self.notifications.topic,
+            topic=self.notifications.topic,
         )
         self.data = data
         for name, value, description in (

@@ -14,6 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from jobkit import clients, sdk, tracker
+from jobkit.contract import Env
 from jobkit.errors import JobNameInUse, error_code, service_error
 
 OPERATIONS = sdk.DELETION_OPERATIONS
@@ -28,7 +29,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "jobName": request["jobName"],
         "datasetGroupArn": request["datasetGroupArn"],
         "dataSource": {"dataLocation": request["dataLocation"]},
-        "roleArn": os.environ["DATA_ACCESS_ROLE_ARN"],
+        "roleArn": os.environ[Env.DATA_ACCESS_ROLE_ARN],
     }
     if request.get("tags"):
         params["tags"] = request["tags"]

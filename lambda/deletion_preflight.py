@@ -44,9 +44,7 @@ def check(bucket: str, key: str) -> tuple[DataSummary | None, list[str]]:
         return None, problems
     total = sum(size for _, size in objects)
     if total > MAX_TOTAL_BYTES:
-        problems.append(
-            f"the user-ID data is {total} bytes; Personalize accepts at most {MAX_TOTAL_BYTES} bytes per job"
-        )
+        problems.append(csv_rules.too_large(total, MAX_TOTAL_BYTES))
     for object_key, size in objects:
         problems += _file_problems(bucket, object_key, size)
     return (None if problems else DataSummary(len(objects), total, version)), problems

@@ -14,14 +14,12 @@ import re
 from typing import Any
 
 import deletion_preflight
-from jobkit import clients, model_rules, names, sdk
+from jobkit import arns, clients, model_rules, names, sdk
+from jobkit.contract import FALSE, Env
 from jobkit.errors import InvalidInput
 
 OPERATION = "CreateDataDeletionJob"
 FIELDS = ("datasetGroupArn", "dataLocation", "jobName", "tags")
-_DATASET_GROUP_ARN = re.compile(
-    r"arn:aws[a-z-]*:personalize:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):dataset-group/[A-Za-z0-9][A-Za-z0-9_-]{0,62}"
-)
 _S3_URI = re.compile(r"s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>.+)")
 
 
@@ -52,7 +50,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     tags = data.get("tags")
     if tags is not None:
         problems += model_rules.problems(model_rules.member_shape(personalize, OPERATION, "tags"), tags, "tags")
-        if tags and os.environ.get("TAGS_ALLOWED") == "false":
+        if tags and os.environ.get(Env.TAGS_ALLOWED) == FALSE:
             problems.append("tags are not allowed by this workflow (it was deployed with allow_tags=False)")
 
     bucket = key = None
@@ -78,22 +76,22 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def _dataset_group_problems(arn: str) -> list[str]:
-    match = _DATASET_GROUP_ARN.fullmatch(arn)
+    match = arns.DATASET_GROUP_ARN.fullmatch(arn)
     if not match:
-        return ["datasetGroupArn must be a dataset group ARN: arn:aws:personalize:REGION:ACCOUNT:dataset-group/NAME"]
+        return [f"datasetGroupArn must be a dataset group ARN: {arns.DATASET_GROUP_FORM}"]
     problems = []
     region = os.environ.get("AWS_REGION")
     if region and match["region"] != region:
         problems.append(f"datasetGroupArn is in Region {match['region']}; this workflow runs in {region}")
-    allowed = json.loads(os.environ.get("ALLOWED_DATASET_GROUP_ARNS", '["*"]'))
+    allowed = json.loads(os.environ.get(Env.ALLOWED_DATASET_GROUP_ARNS, '["*"]'))
     if not any(fnmatch.fnmatchcase(arn, pattern) for pattern in allowed):
         problems.append("datasetGroupArn is not one of the dataset groups this workflow may delete from")
     return problems
 
 
 def _location(location: str) -> tuple[str | None, str | None, list[str]]:
-    bucket_name = os.environ["DATA_BUCKET"]
-    prefix = os.environ["DELETION_PREFIX"]
+    bucket_name = os.environ[Env.DATA_BUCKET]
+    prefix = os.environ[Env.DELETION_PREFIX]
     match = _S3_URI.fullmatch(location)
     if not match:
         return None, None, [f"dataLocation must be s3://{bucket_name}/{prefix}... (a .csv file or a folder ending in /)"]

@@ -13,6 +13,7 @@ from typing import Any
 
 import export_lookup
 from jobkit import clock, tracker
+from jobkit.contract import Env
 from jobkit.jsonsafe import iso, parse_iso
 
 RUNNING = ("CREATE_PENDING", "CREATE_IN_PROGRESS")
@@ -25,7 +26,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     found = export_lookup.find(job["audienceGenerationJobArn"], job["name"], job["audienceSize"])
     if found is None:
         waited = (now - parse_iso(job["startedAt"])).total_seconds()
-        grace = int(os.environ["NOT_LISTED_GRACE_SECONDS"])
+        grace = int(os.environ[Env.NOT_LISTED_GRACE_SECONDS])
         if waited < grace:
             return tracker.running(job, "NOT_LISTED_YET", min(settings.min_wait, max(1, int(grace - waited))))
         return tracker.stopped(job, "NOT_LISTED", "AudienceExportJobNotFound", {

@@ -14,19 +14,16 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
-import re
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from jobkit import clients, model_rules, names, sdk
+from jobkit import arns, clients, model_rules, names, sdk
+from jobkit.contract import Env
 from jobkit.errors import InvalidInput, error_code, service_error
 
 OPERATION = "StartAudienceExportJob"
 FIELDS = ("audienceGenerationJobArn", "audienceSize", "name", "description")
-_GENERATION_JOB_ARN = re.compile(
-    r"arn:aws[-a-z]*:cleanrooms-ml:(?P<region>[-a-z0-9]+):(?P<account>[0-9]{12}):audience-generation-job/[-a-zA-Z0-9_/.]+"
-)
 _NOT_THERE = ("ResourceNotFoundException", "ValidationException")
 _NOT_READABLE = ("AccessDeniedException", "ResourceNotFoundException")
 
@@ -76,15 +73,15 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def _arn_problems(arn: str) -> list[str]:
-    match = _GENERATION_JOB_ARN.fullmatch(arn)
+    match = arns.GENERATION_JOB_ARN.fullmatch(arn)
     if not match:
         return ["audienceGenerationJobArn must be an audience generation job ARN: "
-                "arn:aws:cleanrooms-ml:REGION:ACCOUNT:audience-generation-job/ID"]
+                f"{arns.GENERATION_JOB_FORM}"]
     problems = []
     region = os.environ.get("AWS_REGION")
     if region and match["region"] != region:
         problems.append(f"audienceGenerationJobArn is in Region {match['region']}; this workflow runs in {region}")
-    allowed = json.loads(os.environ.get("ALLOWED_GENERATION_JOB_ARNS", '["*"]'))
+    allowed = json.loads(os.environ.get(Env.ALLOWED_GENERATION_JOB_ARNS, '["*"]'))
     if not any(fnmatch.fnmatchcase(arn, pattern) for pattern in allowed):
         problems.append("audienceGenerationJobArn is not one of the generation jobs this workflow may export")
     return problems

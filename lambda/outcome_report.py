@@ -17,13 +17,12 @@ from botocore.exceptions import ClientError
 
 import outcome_summary
 from jobkit import clients
+from jobkit.contract import DETAIL_TYPES, EVENT_SOURCE, STATE_VALIDATE, Env
 from jobkit.errors import service_error
-
-SOURCE = "cdk-ml-data-jobs"
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    workflow = os.environ["WORKFLOW"]
+    workflow = os.environ[Env.WORKFLOW]
     execution_arn = event["detail"]["executionArn"]
     sfn = clients.client("stepfunctions")
     try:
@@ -35,19 +34,19 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     body = json.dumps(summary, sort_keys=True)
 
     result = clients.client("events").put_events(Entries=[{
-        "Source": SOURCE, "DetailType": outcome_summary.DETAIL_TYPES[workflow], "Detail": body,
+        "Source": EVENT_SOURCE, "DetailType": DETAIL_TYPES[workflow], "Detail": body,
         "Resources": [execution_arn],
     }])
     if result.get("FailedEntryCount"):
         raise RuntimeError(f"PutEvents refused the event: {result['Entries'][0].get('ErrorCode')}")
-    topic = os.environ.get("TOPIC_ARN")
+    topic = os.environ.get(Env.TOPIC_ARN)
     if topic:
         clients.client("sns").publish(TopicArn=topic, Subject=outcome_summary.subject(summary),
                                       Message=outcome_summary.message(summary))
-    bucket = os.environ.get("AUDIT_BUCKET")
+    bucket = os.environ.get(Env.AUDIT_BUCKET)
     key = None
     if bucket:
-        key = outcome_summary.audit_key(os.environ["AUDIT_PREFIX"], summary)
+        key = outcome_summary.audit_key(os.environ[Env.AUDIT_PREFIX], summary)
         clients.client("s3").put_object(Bucket=bucket, Key=key, Body=body.encode("utf-8"),
                                         ContentType="application/json")
     return {"executionArn": execution_arn, "status": summary["status"], "auditKey": key, "notified": bool(topic)}
@@ -58,7 +57,7 @@ def _validated_request(sfn: Any, execution_arn: str) -> dict[str, Any] | None:
     page = sfn.get_execution_history(executionArn=execution_arn, maxResults=50)
     for event in page.get("events", []):
         details = event.get("stateExitedEventDetails") or {}
-        if event.get("type") == "TaskStateExited" and details.get("name") == "Validate":
+        if event.get("type") == "TaskStateExited" and details.get("name") == STATE_VALIDATE:
             output = json.loads(details.get("output") or "{}")
             return output.get("request")
     return None

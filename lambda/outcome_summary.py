@@ -11,11 +11,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from jobkit.contract import DATA_DELETION as DELETION
 from jobkit.jsonsafe import iso
 
-DELETION = "data-deletion"
-EXPORT = "audience-export"
-DETAIL_TYPES = {DELETION: "Data Deletion Finished", EXPORT: "Audience Export Finished"}
 MAX_CAUSE = 2000
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from jobkit import clients, names
+from jobkit.contract import Env
 from jobkit.errors import error_code, service_error
 
 
@@ -25,7 +26,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     key = obj["key"]
     if not key.endswith(".csv"):
         return {"started": False, "reason": "not a .csv file"}
-    triggers: dict[str, str] = json.loads(os.environ["UPLOAD_TRIGGERS"])
+    triggers: dict[str, str] = json.loads(os.environ[Env.UPLOAD_TRIGGERS])
     matching = sorted((p for p in triggers if key.startswith(p)), key=len, reverse=True)
     if not matching:
         return {"started": False, "reason": "no trigger for this prefix"}
@@ -34,7 +35,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     payload = {"datasetGroupArn": triggers[matching[0]], "dataLocation": f"s3://{bucket}/{key}"}
     try:
         started = clients.client("stepfunctions").start_execution(
-            stateMachineArn=os.environ["STATE_MACHINE_ARN"], name=name, input=json.dumps(payload))
+            stateMachineArn=os.environ[Env.STATE_MACHINE_ARN], name=name, input=json.dumps(payload))
     except ClientError as error:
         if error_code(error) == "ExecutionAlreadyExists":
             return {"started": False, "reason": "this object version already started a deletion", "name": name}

@@ -6,6 +6,9 @@
 - :class:`AudienceExportWorkflow`: AWS Clean Rooms ML audience export (StartAudienceExportJob).
 - :class:`NotificationTopic`, :class:`JobOutcomeReporter`, :class:`WorkflowAlarms`,
   :class:`DeletionUploadTrigger`: operating them.
+- :class:`FunctionOptions`: the runtime and log settings every function of a construct shares.
+- :class:`JobStateMachine`, :class:`JobFunction`, :class:`TransientRetry`: the building blocks of the workflows.
+- :class:`PropsError`: what every construct raises for invalid props (all problems at once).
 - :func:`normalize_template`: make a synthesized template stable for snapshot tests.
 
 Names are imported on first use, so the pure-Python tools in this package
@@ -19,17 +22,18 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
-    "EVENT_SOURCE": ".job_outcome_reporter",
+    "EVENT_SOURCE": "._contract",
     "AudienceExportWorkflow": ".audience_export_workflow",
     "DataDeletionWorkflow": ".data_deletion_workflow",
     "DeletionUploadTrigger": ".deletion_upload_trigger",
+    "FunctionOptions": ".function_options",
     "JobDataBucket": ".job_data_bucket",
     "JobFunction": ".job_function",
     "JobOutcomeReporter": ".job_outcome_reporter",
     "JobStateMachine": ".job_state_machine",
     "NotificationTopic": ".notification_topic",
     "PersonalizeDataAccessRole": ".personalize_data_access_role",
-    "PropsError": "._checks",
+    "PropsError": ".errors",
     "TransientRetry": ".job_state_machine",
     "WorkflowAlarms": ".workflow_alarms",
     "normalize_template": ".snapshot",
@@ -39,13 +43,15 @@ __all__ = sorted(_EXPORTS)
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
-    from ._checks import PropsError
+    from ._contract import EVENT_SOURCE
     from .audience_export_workflow import AudienceExportWorkflow
     from .data_deletion_workflow import DataDeletionWorkflow
     from .deletion_upload_trigger import DeletionUploadTrigger
+    from .errors import PropsError
+    from .function_options import FunctionOptions
     from .job_data_bucket import JobDataBucket
     from .job_function import JobFunction
-    from .job_outcome_reporter import EVENT_SOURCE, JobOutcomeReporter
+    from .job_outcome_reporter import JobOutcomeReporter
     from .job_state_machine import JobStateMachine, TransientRetry
     from .notification_topic import NotificationTopic
     from .personalize_data_access_role import PersonalizeDataAccessRole

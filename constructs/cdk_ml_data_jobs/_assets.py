@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from functools import lru_cache
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -36,3 +39,21 @@ def lambda_code() -> "lambda_.Code":
     from aws_cdk import aws_lambda  # imported here: the CLI uses this module without aws-cdk-lib
 
     return aws_lambda.Code.from_asset(str(lambda_code_dir()), exclude=ASSET_EXCLUDES)
+
+
+def load_lambda_module(relative_path: str) -> ModuleType:
+    """A pure-standard-library module of the shipped Lambda code (e.g. ``jobkit/contract.py``), loaded by path.
+
+    This is how the construct side and the CLI share a contract with the
+    handlers without a copy: the file the functions run is the file read here.
+    It is registered as ``cdk_ml_data_jobs._lambda_<stem>`` (never as
+    ``jobkit.*``, so no handler import is shadowed).
+    """
+    name = "cdk_ml_data_jobs._lambda_" + Path(relative_path).stem
+    module = sys.modules.get(name)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(name, lambda_code_dir() / relative_path)
+        module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+        sys.modules[name] = module
+        spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module

@@ -1,4 +1,4 @@
-"""Prop validation errors and narrow, reasoned acknowledgments for the gates."""
+"""Narrow, reasoned acknowledgments for the gates (cdk-nag, checkov)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,6 @@ from typing import Any, Iterable
 from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
 from constructs import IConstruct
 
-
-class PropsError(ValueError):
-    """Invalid construct props; the message lists every problem at once."""
-
-    def __init__(self, construct: str, problems: Iterable[str]) -> None:
-        self.problems = list(problems)
-        listed = "\n".join(f"  - {p}" for p in self.problems)
-        super().__init__(f"{construct}: {len(self.problems)} invalid prop(s):\n{listed}")
 
 
 def nag_acknowledge(construct: IConstruct, rule_id: str, reason: str) -> None:

@@ -1,19 +1,20 @@
-"""What the two workflow constructs share: polling settings, function environments, operations."""
+"""What the two workflow constructs share: polling settings, prop rules, operations, grants."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from ._contract import DEFAULT_AUDIT_PREFIX, Env
+from .function_options import FunctionOptions
 from .job_outcome_reporter import JobOutcomeReporter
 from .notification_topic import NotificationTopic
 from .workflow_alarms import WorkflowAlarms
@@ -47,10 +48,10 @@ class Polling:
 
     def environment(self) -> dict[str, str]:
         return {
-            "POLL_MIN_WAIT_SECONDS": str(int(self.min_interval.to_seconds())),
-            "POLL_MAX_WAIT_SECONDS": str(int(self.max_interval.to_seconds())),
-            "POLL_GROWTH": repr(float(self.growth)),
-            "JOB_TIMEOUT_SECONDS": str(int(self.job_timeout.to_seconds())),
+            Env.POLL_MIN_WAIT_SECONDS: str(int(self.min_interval.to_seconds())),
+            Env.POLL_MAX_WAIT_SECONDS: str(int(self.max_interval.to_seconds())),
+            Env.POLL_GROWTH: repr(float(self.growth)),
+            Env.JOB_TIMEOUT_SECONDS: str(int(self.job_timeout.to_seconds())),
         }
 
     def state_machine_timeout(self, margin: Duration) -> Duration:
@@ -61,6 +62,21 @@ class Polling:
 def json_list(stack: Stack, values: Sequence[str]) -> str:
     """A list of (possibly token) strings as a JSON array for an environment variable."""
     return stack.to_json_string(list(values))
+
+
+def common_problems(*, retry_max_attempts: int, topic: Optional[sns.ITopic], create_topic: bool) -> list[str]:
+    """The prop rules both workflows share."""
+    found = []
+    if retry_max_attempts < 0:
+        found.append("retry_max_attempts must not be negative")
+    if topic is not None and create_topic:
+        found.append("topic cannot be combined with create_topic")
+    return found
+
+
+def not_empty(name: str, value: Optional[Sequence[str]], default: str = "for the default") -> list[str]:
+    """The rule for optional allow-lists: omitted means the default, empty is a mistake."""
+    return [f"{name} must not be empty (omit it {default})"] if value is not None and len(value) == 0 else []
 
 
 @dataclass
@@ -77,23 +93,36 @@ def add_operations(
     *,
     state_machine: sfn.StateMachine,
     workflow: str,
-    notification_topic: Optional[sns.ITopic],
-    create_notification_topic: bool,
-    report_outcomes: bool,
-    alarms: bool,
+    topic: Optional[sns.ITopic],
+    create_topic: bool,
+    create_outcome_reporter: bool,
+    create_alarms: bool,
+    function_options: Optional[FunctionOptions],
     audit_bucket: Optional[s3.IBucket] = None,
-    audit_prefix: str = "audit/",
-    runtime: Optional[lambda_.Runtime] = None,
-    log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
-    log_removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
+    audit_prefix: str = DEFAULT_AUDIT_PREFIX,
 ) -> Operations:
-    topic = NotificationTopic(scope, "Notifications").topic if create_notification_topic else notification_topic
+    """The topic (given or created), the outcome reporter and the alarms a workflow's props ask for."""
+    if create_topic:
+        topic = NotificationTopic(scope, "Notifications").topic
     reporter = None
-    if report_outcomes:
+    if create_outcome_reporter:
         reporter = JobOutcomeReporter(
             scope, "Outcomes", state_machine=state_machine, workflow=workflow, topic=topic,
-            audit_bucket=audit_bucket, audit_prefix=audit_prefix, runtime=runtime, log_retention=log_retention,
-            log_removal_policy=log_removal_policy,
+            audit_bucket=audit_bucket, audit_prefix=audit_prefix, function_options=function_options,
         )
-    watch = WorkflowAlarms(scope, "Alarms", state_machine=state_machine, topic=topic) if alarms else None
+    watch = WorkflowAlarms(scope, "Alarms", state_machine=state_machine, topic=topic) if create_alarms else None
     return Operations(topic, reporter, watch.alarms if watch else [])
+
+
+class WorkflowGrants:
+    """The grants both workflows offer (mixed into the workflow constructs)."""
+
+    state_machine: sfn.StateMachine
+
+    def grant_start_execution(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` start executions of this workflow."""
+        return self.state_machine.grant_start_execution(grantee)
+
+    def grant_read(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` list and describe this workflow's executions and their history."""
+        return self.state_machine.grant_read(grantee)

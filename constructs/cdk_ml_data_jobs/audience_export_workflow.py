@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -13,12 +13,14 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from ._checks import PropsError
+from ._contract import AUDIENCE_EXPORT, Env
 from ._iam import attach_policy
-from ._workflow import Polling, add_operations, json_list
-from .job_outcome_reporter import JobOutcomeReporter
+from ._workflow import Polling, WorkflowGrants, add_operations, common_problems, json_list, not_empty
+from .errors import PropsError
+from .function_options import FunctionOptions
 from .job_function import JobFunction
-from .job_state_machine import JobStateMachine, TaskSpec, TransientRetry
+from .job_outcome_reporter import JobOutcomeReporter
+from .job_state_machine import JobStateMachine, TransientRetry
 
 #: Clean Rooms ML errors retried with back-off; the quota error (HTTP 402) clears as other exports finish.
 TRANSIENT_ERRORS = ("ThrottlingException", "InternalServiceException", "ServiceQuotaExceededException")
@@ -39,7 +41,7 @@ EXPLAINED_ERRORS = (
 IAM_PREFIX = "cleanrooms-ml"
 
 
-class AudienceExportWorkflow(Construct):
+class AudienceExportWorkflow(WorkflowGrants, Construct):
     """A Step Functions workflow that exports a Clean Rooms ML audience segment and follows it to ACTIVE.
 
     Execution input: ``{"audienceGenerationJobArn", "audienceSize": {"type", "value"},
@@ -50,10 +52,11 @@ class AudienceExportWorkflow(Construct):
     ``AudienceExportJobUnexpectedStatus``, ``AudienceExportJobTimedOut`` (see the README).
 
     Operating it: outcome events and messages (``outcome_reporter``), alarms
-    (``alarms``), an optional notification topic (``notification_topic``).
+    (``alarms``), an optional notification topic (``topic``).
 
     Attributes: ``state_machine``, ``log_group``, ``validate_function``,
-    ``start_function``, ``poll_function`` (each a ``JobFunction``).
+    ``launch_function``, ``poll_function`` (each a ``lambda.Function``; ``.role``
+    is its own role), ``outcome_reporter``, ``alarms``, ``topic``.
     """
 
     def __init__(
@@ -70,13 +73,11 @@ class AudienceExportWorkflow(Construct):
         not_listed_grace: Duration = Duration.minutes(5),
         retry_max_attempts: int = 12,
         retry_max_delay: Duration = Duration.minutes(15),
-        runtime: Optional[lambda_.Runtime] = None,
-        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
-        log_removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
-        notification_topic: Optional[sns.ITopic] = None,
-        create_notification_topic: bool = False,
-        report_outcomes: bool = True,
-        alarms: bool = True,
+        function_options: Optional[FunctionOptions] = None,
+        topic: Optional[sns.ITopic] = None,
+        create_topic: bool = False,
+        create_outcome_reporter: bool = True,
+        create_alarms: bool = True,
     ) -> None:
         """
         :param audience_generation_job_arns: generation jobs the workflow may
@@ -96,120 +97,123 @@ class AudienceExportWorkflow(Construct):
             internal errors, the 20-pending-exports quota). Default 12.
         :param retry_max_delay: cap on one retry delay (exponential back-off,
             full jitter, from 5 s). Default 15 minutes.
-        :param runtime: Lambda runtime. Default ``Runtime.PYTHON_3_14``.
-        :param log_retention: retention of all log groups. Default one year.
-        :param log_removal_policy: Default ``DESTROY``.
-        :param notification_topic: SNS topic for outcome messages and alarms
-            (bring your own). Default: none.
-        :param create_notification_topic: create an encrypted topic instead.
-            Default False.
-        :param report_outcomes: on every finished execution publish an
+        :param function_options: runtime and log settings of every function and
+            log group this workflow creates (see ``FunctionOptions``). Default
+            ``FunctionOptions()``.
+        :param topic: SNS topic for outcome messages and alarms (bring your
+            own). Default: none.
+        :param create_topic: create an encrypted ``NotificationTopic`` instead
+            (``topic`` attribute). Default False.
+        :param create_outcome_reporter: on every finished execution publish an
             EventBridge event (source ``cdk-ml-data-jobs``, detail-type
             ``Audience Export Finished``) and an SNS message when there is a
-            topic. Default True.
-        :param alarms: CloudWatch alarms for failed, timed-out and throttled
-            executions (``alarms`` attribute). Default True.
+            topic (``outcome_reporter`` attribute). Default True.
+        :param create_alarms: CloudWatch alarms for failed, timed-out and
+            throttled executions (``alarms`` attribute). Default True.
         """
         super().__init__(scope, id)
         polling = Polling(min_poll_interval, max_poll_interval, poll_growth, job_timeout)
-        problems = polling.problems()
-        if not_listed_grace.to_seconds() < 1:
-            problems.append("not_listed_grace must be at least 1 second")
-        for name, value in (("audience_generation_job_arns", audience_generation_job_arns),
-                            ("configured_audience_model_arns", configured_audience_model_arns)):
-            if value is not None and len(value) == 0:
-                problems.append(f"{name} must not be empty (omit it for the default)")
-        if retry_max_attempts < 0:
-            problems.append("retry_max_attempts must not be negative")
-        if notification_topic is not None and create_notification_topic:
-            problems.append("notification_topic cannot be combined with create_notification_topic")
+        problems = [
+            *polling.problems(),
+            *(["not_listed_grace must be at least 1 second"] if not_listed_grace.to_seconds() < 1 else []),
+            *not_empty("audience_generation_job_arns", audience_generation_job_arns),
+            *not_empty("configured_audience_model_arns", configured_audience_model_arns),
+            *common_problems(retry_max_attempts=retry_max_attempts, topic=topic, create_topic=create_topic),
+        ]
         if problems:
             raise PropsError("AudienceExportWorkflow", problems)
 
-        stack = Stack.of(self)
-        generation_jobs = list(audience_generation_job_arns or [
-            stack.format_arn(service=IAM_PREFIX, resource="audience-generation-job", resource_name="*")])
-        models = list(configured_audience_model_arns or [
-            stack.format_arn(service=IAM_PREFIX, resource="configured-audience-model", resource_name="*",
-                             account="*")])
-        def function(name: str, handler: str, description: str, environment: dict[str, str]) -> JobFunction:
-            return JobFunction(self, name, handler=handler, description=description, timeout=Duration.seconds(60),
-                               environment=environment, runtime=runtime, log_retention=log_retention,
-                               log_removal_policy=log_removal_policy)
-
-        self.validate_function = function("Validate", "export_validate.handler",
-                                          "cdk-ml-data-jobs: validate an audience export request",
-                                          {"ALLOWED_GENERATION_JOB_ARNS": json_list(stack, generation_jobs)})
-        self.start_function = function("Start", "export_start.handler",
-                                       "cdk-ml-data-jobs: start (or adopt) a Clean Rooms ML audience export",
-                                       polling.environment())
-        self.poll_function = function("Poll", "export_poll.handler",
-                                      "cdk-ml-data-jobs: find an audience export and compute the next wait",
-                                      {**polling.environment(),
-                                       "NOT_LISTED_GRACE_SECONDS": str(int(not_listed_grace.to_seconds()))})
-
-        def action(*names: str) -> list[str]:
-            return [f"{IAM_PREFIX}:{n}" for n in names]
-
-        jobs_reason = ("Default scope: every audience generation job of this account and Region (export jobs have "
-                       "no resource type of their own); narrow it with the audience_generation_job_arns prop.")
-        job_wildcards = {generation_jobs[0]: jobs_reason} if audience_generation_job_arns is None else {}
-        model_wildcards = {models[0]: "The configured audience model usually belongs to the other party's account "
-                                      "and is known only per request; read-only access to its size bins. Narrow it "
-                                      "with the configured_audience_model_arns prop."
-                           } if configured_audience_model_arns is None else {}
-        for fn, id, statements, wildcards in (
-            (self.validate_function, "ValidatePermissions", [
-                iam.PolicyStatement(sid="ReadGenerationJob", actions=action("GetAudienceGenerationJob"),
-                                    resources=generation_jobs),
-                iam.PolicyStatement(sid="ReadSizeBins", actions=action("GetConfiguredAudienceModel"),
-                                    resources=models),
-            ], {**job_wildcards, **model_wildcards}),
-            (self.start_function, "StartPermissions", [
-                iam.PolicyStatement(sid="StartExport",
-                                    actions=action("StartAudienceExportJob", "ListAudienceExportJobs"),
-                                    resources=generation_jobs),
-            ], job_wildcards),
-            (self.poll_function, "PollPermissions", [
-                iam.PolicyStatement(sid="FindExport", actions=action("ListAudienceExportJobs"),
-                                    resources=generation_jobs),
-            ], job_wildcards),
-        ):
-            attach_policy(self, id, role=fn.role, statements=statements, wildcards=wildcards, dependent=fn.function)
-
-        self._machine = JobStateMachine(
+        scope_arns = _Scope(Stack.of(self), audience_generation_job_arns, configured_audience_model_arns)
+        self._create_functions(polling, not_listed_grace, scope_arns, function_options)
+        self._grant_functions(scope_arns)
+        machine = JobStateMachine(
             self,
             "Workflow",
             comment="cdk-ml-data-jobs: AWS Clean Rooms ML audience export (validate, start, adaptive polling)",
-            validate=TaskSpec(self.validate_function.function,
-                              {"input.$": "$", "executionName.$": "$$.Execution.Name"}, "$.request"),
-            launch=TaskSpec(self.start_function.function, {"request.$": "$.request"}, "$.tracker"),
-            poll=TaskSpec(self.poll_function.function,
-                          {"request.$": "$.request", "tracker.$": "$.tracker"}, "$.tracker"),
+            validate_function=self.validate_function,
+            launch_function=self.launch_function,
+            poll_function=self.poll_function,
             explained_errors=EXPLAINED_ERRORS,
             transient_retry=TransientRetry(errors=TRANSIENT_ERRORS, max_attempts=retry_max_attempts,
                                            max_delay=retry_max_delay),
             timeout=polling.state_machine_timeout(Duration.hours(4)),
-            log_retention=log_retention,
-            log_removal_policy=log_removal_policy,
+            function_options=function_options,
         )
-        self.state_machine: sfn.StateMachine = self._machine.state_machine
-        self.log_group: logs.LogGroup = self._machine.log_group
+        self.state_machine: sfn.StateMachine = machine.state_machine
+        self.log_group: logs.LogGroup = machine.log_group
 
         operations = add_operations(
-            self, state_machine=self.state_machine, workflow="audience-export",
-            notification_topic=notification_topic, create_notification_topic=create_notification_topic,
-            report_outcomes=report_outcomes, alarms=alarms, runtime=runtime, log_retention=log_retention,
-            log_removal_policy=log_removal_policy,
+            self, state_machine=self.state_machine, workflow=AUDIENCE_EXPORT, topic=topic, create_topic=create_topic,
+            create_outcome_reporter=create_outcome_reporter, create_alarms=create_alarms,
+            function_options=function_options,
         )
-        self.notification_topic: Optional[sns.ITopic] = operations.topic
+        self.topic: Optional[sns.ITopic] = operations.topic
         self.outcome_reporter: Optional[JobOutcomeReporter] = operations.reporter
         self.alarms: list[cloudwatch.Alarm] = operations.alarms
 
-    def grant_start_execution(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Let ``grantee`` start executions of this workflow."""
-        return self.state_machine.grant_start_execution(grantee)
+    # ---- the steps of the constructor ---------------------------------------------------------
 
-    def grant_read(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Let ``grantee`` list and describe this workflow's executions and their history."""
-        return self.state_machine.grant_read(grantee)
+    def _create_functions(self, polling: Polling, not_listed_grace: Duration, scope_arns: "_Scope",
+                          function_options: Optional[FunctionOptions]) -> None:
+        def function(name: str, handler: str, description: str, environment: dict[str, str]) -> lambda_.Function:
+            return JobFunction(self, name, handler=handler, description=f"cdk-ml-data-jobs: {description}",
+                               timeout=Duration.seconds(60), environment=environment,
+                               function_options=function_options).function
+
+        self.validate_function = function(
+            "Validate", "export_validate.handler", "validate an audience export request",
+            {Env.ALLOWED_GENERATION_JOB_ARNS: json_list(Stack.of(self), scope_arns.generation_jobs)})
+        # The construct id stays "Start" (not "Launch") so that existing stacks keep their logical ids.
+        self.launch_function = function(
+            "Start", "export_start.handler", "start (or adopt) a Clean Rooms ML audience export",
+            polling.environment())
+        self.poll_function = function(
+            "Poll", "export_poll.handler", "find an audience export and compute the next wait",
+            {**polling.environment(), Env.NOT_LISTED_GRACE_SECONDS: str(int(not_listed_grace.to_seconds()))})
+
+    def _grant_functions(self, scope_arns: "_Scope") -> None:
+        """Each function's own policy: exactly the calls its handler makes."""
+        jobs, models = scope_arns.generation_jobs, scope_arns.models
+        job_wildcards = {jobs[0]: "Default scope: every audience generation job of this account and Region "
+                                  "(export jobs have no resource type of their own); narrow it with the "
+                                  "audience_generation_job_arns prop."} if scope_arns.default_jobs else {}
+        model_wildcards = {models[0]: "The configured audience model usually belongs to the other party's account "
+                                      "and is known only per request; read-only access to its size bins. Narrow it "
+                                      "with the configured_audience_model_arns prop."
+                           } if scope_arns.default_models else {}
+        for fn, id, statements, wildcards in (
+            (self.validate_function, "ValidatePermissions", [
+                iam.PolicyStatement(sid="ReadGenerationJob", actions=_actions("GetAudienceGenerationJob"),
+                                    resources=jobs),
+                iam.PolicyStatement(sid="ReadSizeBins", actions=_actions("GetConfiguredAudienceModel"),
+                                    resources=models),
+            ], {**job_wildcards, **model_wildcards}),
+            (self.launch_function, "StartPermissions", [
+                iam.PolicyStatement(sid="StartExport",
+                                    actions=_actions("StartAudienceExportJob", "ListAudienceExportJobs"),
+                                    resources=jobs),
+            ], job_wildcards),
+            (self.poll_function, "PollPermissions", [
+                iam.PolicyStatement(sid="FindExport", actions=_actions("ListAudienceExportJobs"), resources=jobs),
+            ], job_wildcards),
+        ):
+            assert fn.role is not None  # every JobFunction has its own role
+            attach_policy(self, id, role=fn.role, statements=statements, wildcards=wildcards, dependent=fn)
+
+
+def _actions(*names: str) -> list[str]:
+    return [f"{IAM_PREFIX}:{n}" for n in names]
+
+
+class _Scope:
+    """The Clean Rooms ML resources the workflow may touch: generation jobs, and configured models' size bins."""
+
+    def __init__(self, stack: Stack, generation_job_arns: Optional[Sequence[str]],
+                 model_arns: Optional[Sequence[str]]) -> None:
+        self.default_jobs = generation_job_arns is None
+        self.default_models = model_arns is None
+        self.generation_jobs = list(generation_job_arns or [
+            stack.format_arn(service=IAM_PREFIX, resource="audience-generation-job", resource_name="*")])
+        self.models = list(model_arns or [
+            stack.format_arn(service=IAM_PREFIX, resource="configured-audience-model", resource_name="*",
+                             account="*")])

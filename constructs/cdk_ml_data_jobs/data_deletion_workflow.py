@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Mapping, Optional, Sequence
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -14,14 +14,16 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from ._checks import PropsError
+from ._contract import DATA_DELETION, DEFAULT_AUDIT_PREFIX, DEFAULT_DELETION_PREFIX, FALSE, TRUE, Env
 from ._iam import attach_policy
-from ._workflow import Polling, add_operations, json_list
+from ._workflow import Polling, WorkflowGrants, add_operations, common_problems, json_list, not_empty
 from .deletion_upload_trigger import DeletionUploadTrigger
-from .job_data_bucket import DEFAULT_AUDIT_PREFIX, DEFAULT_DELETION_PREFIX, JobDataBucket, validate_prefix
-from .job_outcome_reporter import JobOutcomeReporter
+from .errors import PropsError
+from .function_options import FunctionOptions
+from .job_data_bucket import JobDataBucket, validate_prefix
 from .job_function import JobFunction
-from .job_state_machine import JobStateMachine, TaskSpec, TransientRetry
+from .job_outcome_reporter import JobOutcomeReporter
+from .job_state_machine import JobStateMachine, TransientRetry
 from .personalize_data_access_role import PersonalizeDataAccessRole
 
 #: Errors retried with back-off: Personalize's rate limits and 5-pending-jobs quota, a busy dataset
@@ -44,7 +46,7 @@ EXPLAINED_ERRORS = (
 )
 
 
-class DataDeletionWorkflow(Construct):
+class DataDeletionWorkflow(WorkflowGrants, Construct):
     """A Step Functions workflow that runs a Personalize data deletion job to its end.
 
     Execution input: ``{"datasetGroupArn", "dataLocation", "jobName"?, "tags"?}``;
@@ -55,13 +57,14 @@ class DataDeletionWorkflow(Construct):
 
     Operating it: outcome events, messages and audit records
     (``outcome_reporter``), alarms (``alarms``), an optional notification topic
-    (``notification_topic``) and upload-triggered deletions (``upload_trigger``).
+    (``topic``) and upload-triggered deletions (``upload_trigger``).
 
     Attributes: ``state_machine``, ``log_group``, ``bucket``, ``job_data_bucket``
     (when created), ``data_access_role``, ``data_access`` (the
-    ``PersonalizeDataAccessRole``, when created or when the bucket policy was
-    added), ``validate_function``, ``launch_function``, ``poll_function`` (each a
-    ``JobFunction`` with ``.function``, ``.role``, ``.log_group``).
+    ``PersonalizeDataAccessRole``), ``validate_function``, ``launch_function``,
+    ``poll_function`` (each a ``lambda.Function``; ``.role`` is its own role),
+    ``outcome_reporter``, ``alarms``, ``topic``, ``upload_trigger``,
+    ``deletion_prefix``, ``audit_prefix``.
     """
 
     def __init__(
@@ -80,15 +83,13 @@ class DataDeletionWorkflow(Construct):
         poll_growth: float = 0.1,
         retry_max_attempts: int = 10,
         retry_max_delay: Duration = Duration.minutes(5),
-        runtime: Optional[lambda_.Runtime] = None,
-        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
-        log_removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
+        function_options: Optional[FunctionOptions] = None,
         upload_triggers: Optional[Mapping[str, str]] = None,
-        notification_topic: Optional[sns.ITopic] = None,
-        create_notification_topic: bool = False,
-        report_outcomes: bool = True,
+        topic: Optional[sns.ITopic] = None,
+        create_topic: bool = False,
+        create_outcome_reporter: bool = True,
         audit_prefix: str = DEFAULT_AUDIT_PREFIX,
-        alarms: bool = True,
+        create_alarms: bool = True,
     ) -> None:
         """
         :param bucket: the bucket holding the user-ID files (any ``IBucket``).
@@ -114,111 +115,129 @@ class DataDeletionWorkflow(Construct):
             Default 10.
         :param retry_max_delay: cap on one retry delay (exponential back-off,
             full jitter, from 5 s). Default 5 minutes.
-        :param runtime: Lambda runtime. Default ``Runtime.PYTHON_3_14``.
-        :param log_retention: retention of all log groups. Default one year.
-        :param log_removal_policy: what happens to the log groups when the stack
-            deletes them. Default ``DESTROY``.
+        :param function_options: runtime and log settings of every function and
+            log group this workflow creates (see ``FunctionOptions``). Default
+            ``FunctionOptions()``.
         :param upload_triggers: start a deletion when a ``.csv`` is created under
             a key prefix: ``{prefix: dataset group ARN}``; each prefix must lie
             under ``deletion_prefix``. Default: none (start executions yourself).
-        :param notification_topic: SNS topic for outcome messages and alarms
-            (bring your own). Default: none.
-        :param create_notification_topic: create an encrypted topic instead
-            (``notification_topic`` attribute). Default False.
-        :param report_outcomes: on every finished execution publish an
+        :param topic: SNS topic for outcome messages and alarms (bring your
+            own). Default: none.
+        :param create_topic: create an encrypted ``NotificationTopic`` instead
+            (``topic`` attribute). Default False.
+        :param create_outcome_reporter: on every finished execution publish an
             EventBridge event (source ``cdk-ml-data-jobs``, detail-type ``Data
             Deletion Finished``), an SNS message when there is a topic, and an
-            audit record under ``audit_prefix``. Default True.
+            audit record under ``audit_prefix`` (``outcome_reporter``
+            attribute). Default True.
         :param audit_prefix: key prefix of audit records in the bucket; must not
             lie under ``deletion_prefix`` (whose files expire). Default ``"audit/"``.
-        :param alarms: CloudWatch alarms for failed, timed-out and throttled
-            executions (``alarms`` attribute). Default True.
+        :param create_alarms: CloudWatch alarms for failed, timed-out and
+            throttled executions (``alarms`` attribute). Default True.
         """
         super().__init__(scope, id)
         polling = Polling(min_poll_interval, max_poll_interval, poll_growth, job_timeout)
-        problems = polling.problems()
-        prefix_problem = validate_prefix("deletion_prefix", deletion_prefix)
-        if prefix_problem:
-            problems.append(prefix_problem)
-        if dataset_group_arns is not None and len(dataset_group_arns) == 0:
-            problems.append("dataset_group_arns must not be empty (omit it to allow every dataset group)")
-        if retry_max_attempts < 0:
-            problems.append("retry_max_attempts must not be negative")
-        audit_problem = validate_prefix("audit_prefix", audit_prefix)
-        if audit_problem:
-            problems.append(audit_problem)
-        elif audit_prefix.startswith(deletion_prefix) or deletion_prefix.startswith(audit_prefix):
-            problems.append("audit_prefix must not overlap deletion_prefix (user-ID files expire; audit records stay)")
-        for prefix in sorted(upload_triggers or {}):
-            if validate_prefix("upload_triggers prefix", prefix) or not prefix.startswith(deletion_prefix):
-                problems.append(f"upload_triggers prefix {prefix!r} must end with '/' and lie under "
-                                f"deletion_prefix {deletion_prefix!r} (Personalize may read only there)")
-        if upload_triggers is not None and len(upload_triggers) == 0:
-            problems.append("upload_triggers must not be empty (omit it for no triggers)")
-        if notification_topic is not None and create_notification_topic:
-            problems.append("notification_topic cannot be combined with create_notification_topic")
+        problems = [
+            *polling.problems(),
+            *_prefix_problems(deletion_prefix, audit_prefix, upload_triggers),
+            *not_empty("dataset_group_arns", dataset_group_arns, "to allow every dataset group"),
+            *common_problems(retry_max_attempts=retry_max_attempts, topic=topic, create_topic=create_topic),
+        ]
         if problems:
             raise PropsError("DataDeletionWorkflow", problems)
 
-        stack = Stack.of(self)
+        self.deletion_prefix = deletion_prefix
+        self.audit_prefix = audit_prefix
         self.job_data_bucket: Optional[JobDataBucket] = None
         if bucket is None:
             self.job_data_bucket = JobDataBucket(self, "Data", deletion_prefix=deletion_prefix)
             bucket = self.job_data_bucket.bucket
-        self.bucket = bucket
-
+        self.bucket: s3.IBucket = bucket
         self.data_access = PersonalizeDataAccessRole(
-            self, "DataAccess", bucket=bucket, deletion_prefix=deletion_prefix, existing_role=data_access_role
+            self, "DataAccess", bucket=bucket, deletion_prefix=deletion_prefix, role=data_access_role)
+        self.data_access_role: iam.IRole = self.data_access.role
+
+        scope_arns = _Scope(Stack.of(self), dataset_group_arns)
+        self._create_functions(polling, scope_arns, allow_tags, function_options)
+        self._grant_functions(scope_arns, allow_tags)
+        machine = JobStateMachine(
+            self,
+            "Workflow",
+            comment="cdk-ml-data-jobs: Amazon Personalize data deletion (validate, launch, adaptive polling)",
+            validate_function=self.validate_function,
+            launch_function=self.launch_function,
+            poll_function=self.poll_function,
+            explained_errors=EXPLAINED_ERRORS,
+            transient_retry=TransientRetry(errors=TRANSIENT_ERRORS, max_attempts=retry_max_attempts,
+                                           max_delay=retry_max_delay),
+            timeout=polling.state_machine_timeout(Duration.hours(1)),
+            function_options=function_options,
         )
-        self.data_access_role = self.data_access.role
+        self.state_machine: sfn.StateMachine = machine.state_machine
+        self.log_group: logs.LogGroup = machine.log_group
 
-        groups = list(dataset_group_arns or [stack.format_arn(service="personalize", resource="dataset-group",
-                                                              resource_name="*")])
-        jobs_arn = stack.format_arn(service="personalize", resource="data-deletion-job", resource_name="*")
-        validate_env = {
-            "DATA_BUCKET": bucket.bucket_name,
-            "DELETION_PREFIX": deletion_prefix,
-            "ALLOWED_DATASET_GROUP_ARNS": json_list(stack, groups),
-            "TAGS_ALLOWED": "true" if allow_tags else "false",
-        }
+        operations = add_operations(
+            self, state_machine=self.state_machine, workflow=DATA_DELETION, topic=topic, create_topic=create_topic,
+            create_outcome_reporter=create_outcome_reporter, create_alarms=create_alarms,
+            function_options=function_options, audit_bucket=bucket, audit_prefix=audit_prefix,
+        )
+        self.topic: Optional[sns.ITopic] = operations.topic
+        self.outcome_reporter: Optional[JobOutcomeReporter] = operations.reporter
+        self.alarms: list[cloudwatch.Alarm] = operations.alarms
+        self.upload_trigger: Optional[DeletionUploadTrigger] = None
+        if upload_triggers:
+            self.upload_trigger = DeletionUploadTrigger(
+                self, "UploadTrigger", state_machine=self.state_machine, bucket=bucket,
+                upload_triggers=dict(upload_triggers), function_options=function_options,
+            )
 
-        def function(name: str, handler: str, description: str, timeout: Duration, extra: dict) -> JobFunction:
-            return JobFunction(self, name, handler=handler, description=description, timeout=timeout,
-                               environment=extra, runtime=runtime, log_retention=log_retention,
-                               log_removal_policy=log_removal_policy)
+    def grant_upload(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` put user-ID files under the deletion prefix (and nowhere else)."""
+        return self.bucket.grant_put(grantee, f"{self.deletion_prefix}*")
+
+    # ---- the steps of the constructor ---------------------------------------------------------
+
+    def _create_functions(self, polling: Polling, scope_arns: "_Scope", allow_tags: bool,
+                          function_options: Optional[FunctionOptions]) -> None:
+        def function(name: str, handler: str, description: str, timeout: Duration,
+                     environment: dict[str, str]) -> lambda_.Function:
+            return JobFunction(self, name, handler=handler, description=f"cdk-ml-data-jobs: {description}",
+                               timeout=timeout, environment=environment,
+                               function_options=function_options).function
 
         self.validate_function = function(
             "Validate", "deletion_validate.handler",
-            "cdk-ml-data-jobs: validate a data deletion request and pre-flight its user-ID files",
-            Duration.minutes(5), validate_env)
+            "validate a data deletion request and pre-flight its user-ID files", Duration.minutes(5), {
+                Env.DATA_BUCKET: self.bucket.bucket_name,
+                Env.DELETION_PREFIX: self.deletion_prefix,
+                Env.ALLOWED_DATASET_GROUP_ARNS: json_list(Stack.of(self), scope_arns.groups),
+                Env.TAGS_ALLOWED: TRUE if allow_tags else FALSE,
+            })
         self.launch_function = function(
-            "Launch", "deletion_launch.handler",
-            "cdk-ml-data-jobs: start (or adopt) a Personalize data deletion job",
-            Duration.seconds(60), {**polling.environment(), "DATA_ACCESS_ROLE_ARN": self.data_access_role.role_arn})
+            "Launch", "deletion_launch.handler", "start (or adopt) a Personalize data deletion job",
+            Duration.seconds(60), {**polling.environment(), Env.DATA_ACCESS_ROLE_ARN: self.data_access_role.role_arn})
         self.poll_function = function(
-            "Poll", "deletion_poll.handler",
-            "cdk-ml-data-jobs: check a Personalize data deletion job and compute the next wait",
+            "Poll", "deletion_poll.handler", "check a Personalize data deletion job and compute the next wait",
             Duration.seconds(30), polling.environment())
 
-        # Validate: read the user-ID files' sizes and first bytes, under the deletion prefix only.
-        user_id_files = bucket.arn_for_objects(f"{deletion_prefix}*")
-        attach_policy(self, "ValidatePermissions", role=self.validate_function.role, statements=[
+    def _grant_functions(self, scope_arns: "_Scope", allow_tags: bool) -> None:
+        """Each function's own policy: exactly the calls its handler makes."""
+        user_id_files = self.bucket.arn_for_objects(f"{self.deletion_prefix}*")
+        attach_policy(self, "ValidatePermissions", role=_role(self.validate_function), statements=[
             iam.PolicyStatement(sid="ReadUserIdFiles", actions=["s3:GetObject"], resources=[user_id_files]),
-            iam.PolicyStatement(sid="ListUserIdFiles", actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
-                                conditions={"StringLike": {"s3:prefix": [f"{deletion_prefix}*"]}}),
+            iam.PolicyStatement(sid="ListUserIdFiles", actions=["s3:ListBucket"], resources=[self.bucket.bucket_arn],
+                                conditions={"StringLike": {"s3:prefix": [f"{self.deletion_prefix}*"]}}),
         ], wildcards={
             user_id_files: "The pre-flight reads the user-ID files named in each request, only under the deletion "
                            "prefix.",
-        }, dependent=self.validate_function.function)
+        }, dependent=self.validate_function)
 
-        jobs_reason = ("Data deletion job ARNs are generated by Personalize at creation; CreateDataDeletionJob "
-                       "requires the data-deletion-job resource type, and only this account's and Region's jobs "
-                       "are covered.")
+        jobs = scope_arns.jobs
         launch_statements = [
             iam.PolicyStatement(sid="CreateDataDeletionJob", actions=["personalize:CreateDataDeletionJob"],
-                                resources=[*groups, jobs_arn]),
+                                resources=[*scope_arns.groups, jobs]),
             iam.PolicyStatement(sid="AdoptExistingJob", actions=["personalize:DescribeDataDeletionJob"],
-                                resources=[jobs_arn]),
+                                resources=[jobs]),
             iam.PolicyStatement(sid="FindJobByName", actions=["personalize:ListDataDeletionJobs"], resources=["*"]),
             iam.PolicyStatement(sid="PassDataAccessRole", actions=["iam:PassRole"],
                                 resources=[self.data_access_role.role_arn],
@@ -226,68 +245,54 @@ class DataDeletionWorkflow(Construct):
         ]
         if allow_tags:
             launch_statements.append(iam.PolicyStatement(
-                sid="TagNewJobs", actions=["personalize:TagResource"], resources=[jobs_arn]))
+                sid="TagNewJobs", actions=["personalize:TagResource"], resources=[jobs]))
         launch_wildcards = {
-            jobs_arn: jobs_reason,
+            jobs: _JOBS_REASON,
             "*": "personalize:ListDataDeletionJobs supports no resource-level permissions; it is used only to find "
                  "this execution's job by name.",
         }
-        if dataset_group_arns is None:
-            launch_wildcards[groups[0]] = ("Default scope: every dataset group of this account and Region; narrow "
-                                           "it with the dataset_group_arns prop.")
-        attach_policy(self, "LaunchPermissions", role=self.launch_function.role, statements=launch_statements,
-                      wildcards=launch_wildcards, dependent=self.launch_function.function)
-        attach_policy(self, "PollPermissions", role=self.poll_function.role, statements=[
+        if scope_arns.default:
+            launch_wildcards[scope_arns.groups[0]] = ("Default scope: every dataset group of this account and "
+                                                      "Region; narrow it with the dataset_group_arns prop.")
+        attach_policy(self, "LaunchPermissions", role=_role(self.launch_function), statements=launch_statements,
+                      wildcards=launch_wildcards, dependent=self.launch_function)
+        attach_policy(self, "PollPermissions", role=_role(self.poll_function), statements=[
             iam.PolicyStatement(sid="DescribeDataDeletionJob", actions=["personalize:DescribeDataDeletionJob"],
-                                resources=[jobs_arn]),
-        ], wildcards={jobs_arn: jobs_reason}, dependent=self.poll_function.function)
+                                resources=[jobs]),
+        ], wildcards={jobs: _JOBS_REASON}, dependent=self.poll_function)
 
-        self._machine = JobStateMachine(
-            self,
-            "Workflow",
-            comment="cdk-ml-data-jobs: Amazon Personalize data deletion (validate, launch, adaptive polling)",
-            validate=TaskSpec(self.validate_function.function,
-                              {"input.$": "$", "executionName.$": "$$.Execution.Name"}, "$.request"),
-            launch=TaskSpec(self.launch_function.function, {"request.$": "$.request"}, "$.tracker"),
-            poll=TaskSpec(self.poll_function.function,
-                          {"request.$": "$.request", "tracker.$": "$.tracker"}, "$.tracker"),
-            explained_errors=EXPLAINED_ERRORS,
-            transient_retry=TransientRetry(errors=TRANSIENT_ERRORS, max_attempts=retry_max_attempts,
-                                           max_delay=retry_max_delay),
-            timeout=polling.state_machine_timeout(Duration.hours(1)),
-            log_retention=log_retention,
-            log_removal_policy=log_removal_policy,
-        )
-        self.state_machine: sfn.StateMachine = self._machine.state_machine
-        self.log_group: logs.LogGroup = self._machine.log_group
 
-        operations = add_operations(
-            self, state_machine=self.state_machine, workflow="data-deletion",
-            notification_topic=notification_topic, create_notification_topic=create_notification_topic,
-            report_outcomes=report_outcomes, alarms=alarms, audit_bucket=bucket, audit_prefix=audit_prefix,
-            runtime=runtime, log_retention=log_retention, log_removal_policy=log_removal_policy,
-        )
-        self.notification_topic: Optional[sns.ITopic] = operations.topic
-        self.outcome_reporter: Optional[JobOutcomeReporter] = operations.reporter
-        self.alarms: list[cloudwatch.Alarm] = operations.alarms
-        self.audit_prefix = audit_prefix
-        self.upload_trigger: Optional[DeletionUploadTrigger] = None
-        if upload_triggers:
-            self.upload_trigger = DeletionUploadTrigger(
-                self, "UploadTrigger", state_machine=self.state_machine, bucket=bucket,
-                triggers=dict(upload_triggers), runtime=runtime, log_retention=log_retention,
-                log_removal_policy=log_removal_policy,
-            )
+_JOBS_REASON = ("Data deletion job ARNs are generated by Personalize at creation; CreateDataDeletionJob requires the "
+                "data-deletion-job resource type, and only this account's and Region's jobs are covered.")
 
-    def grant_start_execution(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Let ``grantee`` start executions of this workflow."""
-        return self.state_machine.grant_start_execution(grantee)
 
-    def grant_read(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Let ``grantee`` list and describe this workflow's executions and their history."""
-        return self.state_machine.grant_read(grantee)
+class _Scope:
+    """The Personalize resources the workflow may touch: the allowed dataset groups and this Region's jobs."""
 
-    def grant_upload(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Let ``grantee`` put user-ID files under the deletion prefix (and nowhere else)."""
-        return self.bucket.grant_put(grantee, f"{self.data_access.deletion_prefix}*")
+    def __init__(self, stack: Stack, dataset_group_arns: Optional[Sequence[str]]) -> None:
+        self.default = dataset_group_arns is None
+        self.groups = list(dataset_group_arns or [
+            stack.format_arn(service="personalize", resource="dataset-group", resource_name="*")])
+        self.jobs = stack.format_arn(service="personalize", resource="data-deletion-job", resource_name="*")
 
+
+def _role(function: lambda_.Function) -> iam.IRole:
+    assert function.role is not None  # every JobFunction has its own role
+    return function.role
+
+
+def _prefix_problems(deletion_prefix: str, audit_prefix: str, upload_triggers: Optional[Mapping[str, str]]) -> list[str]:
+    """The rules for the key prefixes: well formed, audit records outside the expiring user-ID files, triggers
+    inside them."""
+    found = list(filter(None, [validate_prefix("deletion_prefix", deletion_prefix)]))
+    audit_problem = validate_prefix("audit_prefix", audit_prefix)
+    if audit_problem:
+        found.append(audit_problem)
+    elif audit_prefix.startswith(deletion_prefix) or deletion_prefix.startswith(audit_prefix):
+        found.append("audit_prefix must not overlap deletion_prefix (user-ID files expire; audit records stay)")
+    for prefix in sorted(upload_triggers or {}):
+        if validate_prefix("upload_triggers prefix", prefix) or not prefix.startswith(deletion_prefix):
+            found.append(f"upload_triggers prefix {prefix!r} must end with '/' and lie under "
+                         f"deletion_prefix {deletion_prefix!r} (Personalize may read only there)")
+    found += not_empty("upload_triggers", upload_triggers, "for no triggers")
+    return found

@@ -5,16 +5,18 @@ from __future__ import annotations
 from typing import Mapping, Optional
 
 import jsii
-from aws_cdk import Annotations, Aspects, Duration, IAspect, RemovalPolicy, Stack
+from aws_cdk import Annotations, Aspects, Duration, IAspect, Stack
 from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct, IConstruct
 
+from ._contract import Env
 from ._events import dead_letter_queue, deliver_events
+from .function_options import FunctionOptions
 from .job_function import JobFunction
 
 
@@ -31,7 +33,7 @@ class _KeepEventBridgeOn:
 
 
 class DeletionUploadTrigger(Construct):
-    """A ``.csv`` created under one of ``triggers``' prefixes starts a deletion for
+    """A ``.csv`` created under one of ``upload_triggers``' prefixes starts a deletion for
     that prefix's dataset group (S3 → EventBridge → a small function →
     ``StartExecution``). The execution is named after the bucket, key and object
     version, so the same object version never starts two deletions.
@@ -39,7 +41,7 @@ class DeletionUploadTrigger(Construct):
     EventBridge notifications are switched on for a bucket created in this app;
     for an imported bucket a warning says to switch them on.
 
-    Attributes: ``function``, ``rule``, ``dead_letter_queue``.
+    Attributes: ``function`` (``lambda.Function``), ``role``, ``rule``, ``dead_letter_queue``.
     """
 
     def __init__(
@@ -49,37 +51,39 @@ class DeletionUploadTrigger(Construct):
         *,
         state_machine: sfn.IStateMachine,
         bucket: s3.IBucket,
-        triggers: Mapping[str, str],
-        runtime: Optional[lambda_.Runtime] = None,
-        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
-        log_removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
+        upload_triggers: Mapping[str, str],
+        function_options: Optional[FunctionOptions] = None,
     ) -> None:
         """
         :param state_machine: the deletion workflow's state machine.
         :param bucket: the bucket the files are uploaded to.
-        :param triggers: key prefix → dataset group ARN, e.g.
+        :param upload_triggers: key prefix → dataset group ARN, e.g.
             ``{"deletions/incoming/shop/": "arn:aws:personalize:...:dataset-group/shop"}``.
+        :param function_options: runtime and log settings. Default ``FunctionOptions()``.
         """
         super().__init__(scope, id)
         stack = Stack.of(self)
         self.dead_letter_queue: sqs.Queue = dead_letter_queue(self, "DeadLetters", "upload trigger's deliveries")
-        self.function = JobFunction(
+        trigger = JobFunction(
             self, "Trigger", handler="upload_trigger.handler",
             description="cdk-ml-data-jobs: start a data deletion for an uploaded user-ID file",
-            environment={"UPLOAD_TRIGGERS": stack.to_json_string(dict(triggers)),
-                         "STATE_MACHINE_ARN": state_machine.state_machine_arn},
-            timeout=Duration.seconds(30), runtime=runtime, log_retention=log_retention,
-            log_removal_policy=log_removal_policy, dead_letter_queue=self.dead_letter_queue,
+            environment={Env.UPLOAD_TRIGGERS: stack.to_json_string(dict(upload_triggers)),
+                         Env.STATE_MACHINE_ARN: state_machine.state_machine_arn},
+            timeout=Duration.seconds(30), function_options=function_options,
+            dead_letter_queue=self.dead_letter_queue,
         )
-        state_machine.grant_start_execution(self.function.role)
+        self.function: lambda_.Function = trigger.function
+        self.role: iam.IRole = trigger.role
+        state_machine.grant_start_execution(self.role)
 
         self.rule: events.Rule = deliver_events(
             self, "Uploaded",
             description="cdk-ml-data-jobs: a user-ID file was uploaded under a deletion trigger prefix",
             event_pattern={"source": ["aws.s3"], "detail_type": ["Object Created"],
                            "detail": {"bucket": {"name": [bucket.bucket_name]},
-                                      "object": {"key": [{"prefix": prefix} for prefix in sorted(triggers)]}}},
-            function=self.function.function, dead_letters=self.dead_letter_queue,
+                                      "object": {"key": [{"prefix": prefix}
+                                                         for prefix in sorted(upload_triggers)]}}},
+            function=self.function, dead_letters=self.dead_letter_queue,
         )
 
         cfn_bucket = bucket.node.default_child

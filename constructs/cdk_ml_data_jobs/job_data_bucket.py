@@ -9,10 +9,11 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from ._checks import PropsError, checkov_skip, checkov_skips, nag_acknowledge
+from ._checks import checkov_skip, checkov_skips, nag_acknowledge
+from ._contract import DEFAULT_DELETION_PREFIX
+from .errors import PropsError
 
-DEFAULT_DELETION_PREFIX = "deletions/"
-DEFAULT_AUDIT_PREFIX = "audit/"
+_ACCESS_LOGS_PREFIX = "job-data-bucket/"
 
 # Overrides that would break a security default or Personalize's requirements.
 _LOCKED_OVERRIDES = {
@@ -45,11 +46,11 @@ class JobDataBucket(Construct):
     a lifecycle rule that removes the user-ID files under ``deletion_prefix``
     (current and previous versions) after ``deletion_file_retention``.
 
-    Bring your own bucket with ``existing_bucket`` (then nothing is created), or
-    adjust the created bucket with ``bucket_props`` (mutually exclusive).
+    Bring your own bucket with ``bucket`` (then nothing is created), or adjust
+    the created bucket with ``bucket_props`` (mutually exclusive).
 
     Attributes: ``bucket`` (the bucket used, created or yours), ``log_bucket``
-    (the access-log bucket, when one was created), ``deletion_prefix``.
+    (the access-log bucket, when one was created or given), ``deletion_prefix``.
     """
 
     def __init__(
@@ -57,7 +58,7 @@ class JobDataBucket(Construct):
         scope: Construct,
         id: str,
         *,
-        existing_bucket: Optional[s3.IBucket] = None,
+        bucket: Optional[s3.IBucket] = None,
         bucket_props: Optional[s3.BucketProps] = None,
         deletion_prefix: str = DEFAULT_DELETION_PREFIX,
         deletion_file_retention: Optional[Duration] = None,
@@ -67,9 +68,9 @@ class JobDataBucket(Construct):
         auto_delete_objects: bool = False,
     ) -> None:
         """
-        :param existing_bucket: a bucket you already have (any ``IBucket``).
-            Default: none, a bucket is created. Excludes every prop that shapes
-            a created bucket.
+        :param bucket: a bucket you already have (any ``IBucket``). Default:
+            none, a bucket is created. Excludes every prop that shapes a
+            created bucket.
         :param bucket_props: overrides for the created bucket (name, lifecycle
             rules, CORS, ...). Default: none. Props that would weaken a security
             default (encryption, public access, TLS, versioning) are refused.
@@ -89,99 +90,90 @@ class JobDataBucket(Construct):
             CDK custom resource). Default False; requires ``removal_policy=DESTROY``.
         """
         super().__init__(scope, id)
-        problems = []
-        if existing_bucket is not None:
-            shaping = {
-                "bucket_props": bucket_props is not None,
-                "server_access_logs_bucket": server_access_logs_bucket is not None,
-                "removal_policy": removal_policy is not None,
-                "auto_delete_objects": auto_delete_objects,
-                "deletion_file_retention": deletion_file_retention is not None,
-                "access_log_retention": access_log_retention is not None,
-            }
-            problems += [
-                f"{name} cannot be combined with existing_bucket (it shapes a bucket this construct creates)"
-                for name, given in shaping.items()
-                if given
-            ]
         overrides: dict[str, Any] = dict(bucket_props._values) if bucket_props is not None else {}
-        problems += [f"bucket_props.{key}: {why}" for key, why in _LOCKED_OVERRIDES.items() if key in overrides]
-        prefix_problem = validate_prefix("deletion_prefix", deletion_prefix)
-        if prefix_problem:
-            problems.append(prefix_problem)
+        byo_problems = _byo_bucket_problems(
+            bucket, bucket_props=bucket_props, server_access_logs_bucket=server_access_logs_bucket,
+            removal_policy=removal_policy, auto_delete_objects=auto_delete_objects or None,
+            deletion_file_retention=deletion_file_retention, access_log_retention=access_log_retention)
         removal_policy = removal_policy or RemovalPolicy.RETAIN
         deletion_file_retention = deletion_file_retention or Duration.days(14)
         access_log_retention = access_log_retention or Duration.days(365)
-        if auto_delete_objects and removal_policy != RemovalPolicy.DESTROY:
-            problems.append("auto_delete_objects requires removal_policy=RemovalPolicy.DESTROY")
-        if deletion_file_retention.to_days() < 1:
-            problems.append("deletion_file_retention must be at least one day")
+        problems = [
+            *byo_problems,
+            *[f"bucket_props.{key}: {why}" for key, why in _LOCKED_OVERRIDES.items() if key in overrides],
+            *filter(None, [validate_prefix("deletion_prefix", deletion_prefix)]),
+            *_retention_problems(removal_policy, auto_delete_objects, deletion_file_retention),
+        ]
         if problems:
             raise PropsError("JobDataBucket", problems)
 
         self.deletion_prefix = deletion_prefix
-        self.log_bucket: Optional[s3.IBucket] = None
-
-        if existing_bucket is not None:
-            self.bucket: s3.IBucket = existing_bucket
+        self.log_bucket: Optional[s3.IBucket] = server_access_logs_bucket
+        if bucket is not None:
+            self.bucket: s3.IBucket = bucket
             return
+        log_target = server_access_logs_bucket
+        if log_target is None:
+            self.log_bucket, log_target = self._create_log_bucket(access_log_retention, removal_policy,
+                                                                  auto_delete_objects)
+        created = self._create_data_bucket(overrides, log_target, deletion_prefix, deletion_file_retention,
+                                           removal_policy, auto_delete_objects)
+        if server_access_logs_bucket is None:
+            self._grant_log_delivery(created)
+        self.bucket = created
+        if auto_delete_objects:
+            _skip_auto_delete_provider_checks(Stack.of(self))
 
-        log_bucket = server_access_logs_bucket
-        if log_bucket is None:
-            created_log_bucket = s3.Bucket(
-                self,
-                "AccessLogs",
-                encryption=s3.BucketEncryption.S3_MANAGED,
-                block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-                enforce_ssl=True,
-                versioned=True,
-                object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-                lifecycle_rules=[
-                    s3.LifecycleRule(
-                        id="expire-access-logs",
-                        expiration=access_log_retention,
-                        noncurrent_version_expiration=Duration.days(1),
-                        abort_incomplete_multipart_upload_after=Duration.days(1),
-                    )
-                ],
-                removal_policy=removal_policy,
-                auto_delete_objects=auto_delete_objects,
-            )
-            nag_acknowledge(
-                created_log_bucket,
-                "AwsSolutions-S1",
-                "This is the server access log bucket of the job data bucket; logging it into itself "
-                "would loop and logging it elsewhere only moves the question.",
-            )
-            checkov_skip(
-                created_log_bucket,
-                "CKV_AWS_18",
-                "This is the server access log bucket itself.",
-            )
-            checkov_skip(
-                created_log_bucket,
-                "CKV_AWS_145",
-                "S3 server access logging only supports SSE-S3 on the target bucket.",
-            )
-            self.log_bucket = created_log_bucket
-            # Referenced as an imported bucket so that CDK does not grant log delivery
-            # itself (its choice between ACL and bucket policy depends on a feature
-            # flag); the bucket-policy grant is added below, independent of flags.
-            log_bucket = s3.Bucket.from_bucket_attributes(
-                self, "AccessLogsTarget",
-                bucket_name=created_log_bucket.bucket_name, bucket_arn=created_log_bucket.bucket_arn,
-            )
-        else:
-            self.log_bucket = log_bucket
+    def _create_log_bucket(self, retention: Duration, removal_policy: RemovalPolicy,
+                           auto_delete_objects: bool) -> tuple[s3.Bucket, s3.IBucket]:
+        """The access-log bucket, and the imported reference the data bucket logs to."""
+        log_bucket = s3.Bucket(
+            self,
+            "AccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-access-logs",
+                    expiration=retention,
+                    noncurrent_version_expiration=Duration.days(1),
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
+            removal_policy=removal_policy,
+            auto_delete_objects=auto_delete_objects,
+        )
+        nag_acknowledge(
+            log_bucket,
+            "AwsSolutions-S1",
+            "This is the server access log bucket of the job data bucket; logging it into itself "
+            "would loop and logging it elsewhere only moves the question.",
+        )
+        checkov_skips(log_bucket, [
+            ("CKV_AWS_18", "This is the server access log bucket itself."),
+            ("CKV_AWS_145", "S3 server access logging only supports SSE-S3 on the target bucket."),
+        ])
+        # Referenced as an imported bucket so that CDK does not grant log delivery itself (its choice between
+        # ACL and bucket policy depends on a feature flag); _grant_log_delivery adds it, independent of flags.
+        target = s3.Bucket.from_bucket_attributes(
+            self, "AccessLogsTarget", bucket_name=log_bucket.bucket_name, bucket_arn=log_bucket.bucket_arn)
+        return log_bucket, target
 
+    def _create_data_bucket(self, overrides: dict[str, Any], log_target: s3.IBucket, deletion_prefix: str,
+                            deletion_file_retention: Duration, removal_policy: RemovalPolicy,
+                            auto_delete_objects: bool) -> s3.Bucket:
+        """The data bucket: the secure defaults, the user-ID lifecycle rules, then the caller's overrides."""
         defaults: dict[str, Any] = dict(
             encryption=s3.BucketEncryption.S3_MANAGED,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
             versioned=True,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            server_access_logs_bucket=log_bucket,
-            server_access_logs_prefix="job-data-bucket/",
+            server_access_logs_bucket=log_target,
+            server_access_logs_prefix=_ACCESS_LOGS_PREFIX,
             removal_policy=removal_policy,
             auto_delete_objects=auto_delete_objects,
         )
@@ -194,34 +186,54 @@ class JobDataBucket(Construct):
                 abort_incomplete_multipart_upload_after=Duration.days(1),
             ),
             s3.LifecycleRule(id="expire-delete-markers", expired_object_delete_marker=True),
+            *(overrides.pop("lifecycle_rules", None) or []),
         ]
-        lifecycle += list(overrides.pop("lifecycle_rules", None) or [])
         bucket = s3.Bucket(self, "Bucket", **{**defaults, **overrides, "lifecycle_rules": lifecycle})
-        if isinstance(self.log_bucket, s3.Bucket) and server_access_logs_bucket is None:
-            Annotations.of(bucket).acknowledge_warning(
-                "@aws-cdk/aws-s3:accessLogsPolicyNotAdded",
-                "The log delivery grant is added explicitly to the created log bucket's policy below.",
-            )
-            self.log_bucket.add_to_resource_policy(
-                iam.PolicyStatement(
-                    sid="S3ServerAccessLogsFromJobDataBucket",
-                    principals=[iam.ServicePrincipal("logging.s3.amazonaws.com")],
-                    actions=["s3:PutObject"],
-                    resources=[self.log_bucket.arn_for_objects("job-data-bucket/*")],
-                    conditions={
-                        "ArnLike": {"aws:SourceArn": bucket.bucket_arn},
-                        "StringEquals": {"aws:SourceAccount": Stack.of(self).account},
-                    },
-                )
-            )
         checkov_skip(
             bucket,
             "CKV_AWS_145",
             "Personalize does not accept a customer KMS key on the bucket that holds the user-ID files; SSE-S3 is used.",
         )
-        self.bucket = bucket
-        if auto_delete_objects:
-            _skip_auto_delete_provider_checks(Stack.of(self))
+        return bucket
+
+    def _grant_log_delivery(self, bucket: s3.Bucket) -> None:
+        """Let S3's log delivery write the data bucket's access logs into the created log bucket."""
+        Annotations.of(bucket).acknowledge_warning(
+            "@aws-cdk/aws-s3:accessLogsPolicyNotAdded",
+            "The log delivery grant is added explicitly to the created log bucket's policy below.",
+        )
+        assert self.log_bucket is not None
+        self.log_bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="S3ServerAccessLogsFromJobDataBucket",
+                principals=[iam.ServicePrincipal("logging.s3.amazonaws.com")],
+                actions=["s3:PutObject"],
+                resources=[self.log_bucket.arn_for_objects(f"{_ACCESS_LOGS_PREFIX}*")],
+                conditions={
+                    "ArnLike": {"aws:SourceArn": bucket.bucket_arn},
+                    "StringEquals": {"aws:SourceAccount": Stack.of(self).account},
+                },
+            )
+        )
+
+
+def _byo_bucket_problems(bucket: Optional[s3.IBucket], **shaping: Any) -> list[str]:
+    """With ``bucket`` given, every prop that shapes a created bucket is a mistake (``shaping``: name → value
+    given, None when omitted)."""
+    if bucket is None:
+        return []
+    return [f"{name} cannot be combined with bucket (it shapes a bucket this construct creates)"
+            for name, value in shaping.items() if value is not None]
+
+
+def _retention_problems(removal_policy: RemovalPolicy, auto_delete_objects: bool,
+                        deletion_file_retention: Duration) -> list[str]:
+    found = []
+    if auto_delete_objects and removal_policy != RemovalPolicy.DESTROY:
+        found.append("auto_delete_objects requires removal_policy=RemovalPolicy.DESTROY")
+    if deletion_file_retention.to_days() < 1:
+        found.append("deletion_file_retention must be at least one day")
+    return found
 
 
 def _skip_auto_delete_provider_checks(stack: Stack) -> None:

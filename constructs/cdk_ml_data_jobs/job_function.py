@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Mapping, Optional
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -13,9 +13,7 @@ from constructs import Construct
 
 from ._assets import lambda_code
 from ._checks import checkov_skip, checkov_skips
-
-#: Newest Python runtime known to this aws-cdk-lib (cdk-nag's L1 checks for it).
-DEFAULT_RUNTIME = lambda_.Runtime.PYTHON_3_14
+from .function_options import FunctionOptions
 
 
 class JobFunction(Construct):
@@ -26,7 +24,8 @@ class JobFunction(Construct):
     newest Python runtime and JSON logs. Callers add the service permissions
     the handler needs to ``role``.
 
-    Attributes: ``function``, ``role``, ``log_group``.
+    Attributes: ``function`` (``lambda.Function``), ``role`` (``iam.Role``),
+    ``log_group`` (``logs.LogGroup``).
     """
 
     def __init__(
@@ -39,9 +38,7 @@ class JobFunction(Construct):
         environment: Optional[Mapping[str, str]] = None,
         timeout: Duration = Duration.seconds(60),
         memory_size: int = 256,
-        runtime: Optional[lambda_.Runtime] = None,
-        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
-        log_removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
+        function_options: Optional[FunctionOptions] = None,
         dead_letter_queue: Optional[sqs.IQueue] = None,
     ) -> None:
         """
@@ -50,21 +47,21 @@ class JobFunction(Construct):
         :param environment: environment variables. Default: none.
         :param timeout: Default 60 seconds.
         :param memory_size: MiB. Default 256.
-        :param runtime: Default ``Runtime.PYTHON_3_14``.
-        :param log_retention: Default one year.
-        :param log_removal_policy: Default ``DESTROY`` (the log group goes with
-            the stack, so a re-created stack never collides with it).
+        :param function_options: runtime and log settings (see
+            ``FunctionOptions``). Default ``FunctionOptions()``.
         :param dead_letter_queue: where failed asynchronous invocations go.
             Default: none (the workflow functions are invoked synchronously).
         """
         super().__init__(scope, id)
+        options = function_options or FunctionOptions()
         self.role = iam.Role(
             self,
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"{description} (writes its own logs only; service permissions added per action)",
         )
-        self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=log_removal_policy)
+        self.log_group = logs.LogGroup(self, "Logs", retention=options.log_retention,
+                                       removal_policy=options.log_removal_policy)
         checkov_skip(
             self.log_group,
             "CKV_AWS_158",
@@ -76,7 +73,7 @@ class JobFunction(Construct):
             description=description,
             code=lambda_code(),
             handler=handler,
-            runtime=runtime or DEFAULT_RUNTIME,
+            runtime=options.effective_runtime,
             architecture=lambda_.Architecture.ARM_64,
             memory_size=memory_size,
             timeout=timeout,

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Optional, Sequence
 
-from aws_cdk import Duration, Names, RemovalPolicy
+from aws_cdk import Duration, Names
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from . import _contract as contract
 from ._checks import checkov_skip, nag_acknowledge
+from .function_options import FunctionOptions
 
 #: Errors of the Lambda service itself, retried on every task.
 LAMBDA_SERVICE_ERRORS = (
@@ -39,13 +41,12 @@ class TransientRetry:
     max_attempts: int = 10
 
 
-@dataclass(frozen=True)
-class TaskSpec:
-    """A Lambda step: its function and the payload it receives (state-input paths)."""
-
-    function: lambda_.IFunction
-    parameters: dict
-    result_path: str
+#: What each step receives and where its result goes: the same for every workflow. The validate function
+#: gets the execution input and name and returns the normalised request; the launch and poll functions get
+#: the request (and the tracker) and return the tracker the Decide state reads.
+_VALIDATE_PAYLOAD = ({"input.$": "$", "executionName.$": "$$.Execution.Name"}, "$.request")
+_LAUNCH_PAYLOAD = ({"request.$": "$.request"}, "$.tracker")
+_POLL_PAYLOAD = ({"request.$": "$.request", "tracker.$": "$.tracker"}, "$.tracker")
 
 
 class JobStateMachine(Construct):
@@ -63,6 +64,11 @@ class JobStateMachine(Construct):
     construct grants the state machine ``lambda:InvokeFunction`` on exactly the
     three functions (no version wildcards).
 
+    The three functions follow one contract (``lambda/jobkit/tracker.py``): the
+    validate function receives ``{"input", "executionName"}`` and returns the
+    request; the launch function receives ``{"request"}`` and the poll function
+    ``{"request", "tracker"}``, and both return the tracker.
+
     Attributes: ``state_machine``, ``log_group``.
     """
 
@@ -71,23 +77,35 @@ class JobStateMachine(Construct):
         scope: Construct,
         id: str,
         *,
-        validate: TaskSpec,
-        launch: TaskSpec,
-        poll: TaskSpec,
+        validate_function: lambda_.IFunction,
+        launch_function: lambda_.IFunction,
+        poll_function: lambda_.IFunction,
         explained_errors: Sequence[str],
         transient_retry: TransientRetry,
         timeout: Duration,
         comment: str,
-        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
-        log_removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
+        function_options: Optional[FunctionOptions] = None,
     ) -> None:
+        """
+        :param validate_function: checks the input; starts nothing.
+        :param launch_function: starts (or adopts) the job.
+        :param poll_function: reads the job's status and computes the next wait.
+        :param explained_errors: error names that end the execution with the
+            error's message as the cause.
+        :param transient_retry: how transient service errors are retried.
+        :param timeout: the whole execution's backstop.
+        :param comment: the state machine's comment.
+        :param function_options: its log settings apply to the state machine's
+            log group. Default ``FunctionOptions()``.
+        """
         super().__init__(scope, id)
+        options = function_options or FunctionOptions()
         self.log_group = logs.LogGroup(
             self,
             "Logs",
             log_group_name="/aws/vendedlogs/states/" + Names.unique_resource_name(self, max_length=400, separator="-"),
-            retention=log_retention,
-            removal_policy=log_removal_policy,
+            retention=options.log_retention,
+            removal_policy=options.log_removal_policy,
         )
         checkov_skip(
             self.log_group,
@@ -108,16 +126,18 @@ class JobStateMachine(Construct):
             result_path="$.failure",
         ).next(failed)
 
-        def task(name: str, spec: TaskSpec, comment: str) -> sfn.CustomState:
+        def task(name: str, function: lambda_.IFunction, payload: tuple[dict[str, Any], str],
+                 comment: str) -> sfn.CustomState:
+            parameters, result_path = payload
             state = sfn.CustomState(
                 self,
                 name,
                 state_json={
                     "Type": "Task",
                     "Comment": comment,
-                    "Resource": spec.function.function_arn,
-                    "Parameters": spec.parameters,
-                    "ResultPath": spec.result_path,
+                    "Resource": function.function_arn,
+                    "Parameters": parameters,
+                    "ResultPath": result_path,
                 },
             )
             state.add_retry(
@@ -139,12 +159,15 @@ class JobStateMachine(Construct):
             state.add_catch(explain, errors=list(explained_errors), result_path="$.failure")
             return state
 
-        validate_task = task("Validate", validate, "Check the input and pre-flight the data; nothing is started.")
-        launch_task = task("Launch", launch, "Start the job, or adopt the one this execution already started.")
-        poll_task = task("CheckJob", poll, "Read the job's status and compute the next wait from its age.")
+        validate_task = task(contract.STATE_VALIDATE, validate_function, _VALIDATE_PAYLOAD,
+                             "Check the input and pre-flight the data; nothing is started.")
+        launch_task = task(contract.STATE_LAUNCH, launch_function, _LAUNCH_PAYLOAD,
+                           "Start the job, or adopt the one this execution already started.")
+        poll_task = task(contract.STATE_CHECK, poll_function, _POLL_PAYLOAD,
+                         "Read the job's status and compute the next wait from its age.")
         wait = sfn.Wait(
             self,
-            "WaitForJob",
+            contract.STATE_WAIT,
             comment="Adaptive wait: grows with the job's age, between the polling bounds.",
             time=sfn.WaitTime.seconds_path("$.tracker.waitSeconds"),
         )
@@ -154,9 +177,9 @@ class JobStateMachine(Construct):
             error_path="$.tracker.error", cause_path="$.tracker.cause",
         )
         decide = (
-            sfn.Choice(self, "Decide")
-            .when(sfn.Condition.string_equals("$.tracker.phase", "RUNNING"), wait)
-            .when(sfn.Condition.string_equals("$.tracker.phase", "SUCCEEDED"), succeeded)
+            sfn.Choice(self, contract.STATE_DECIDE)
+            .when(sfn.Condition.string_equals("$.tracker.phase", contract.PHASE_RUNNING), wait)
+            .when(sfn.Condition.string_equals("$.tracker.phase", contract.PHASE_SUCCEEDED), succeeded)
             .otherwise(not_succeeded)
         )
         definition = validate_task.next(launch_task).next(wait).next(poll_task).next(decide)
@@ -171,7 +194,7 @@ class JobStateMachine(Construct):
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
         )
-        functions = [validate.function, launch.function, poll.function]
+        functions = [validate_function, launch_function, poll_function]
         self.state_machine.add_to_role_policy(
             iam.PolicyStatement(
                 sid="InvokeJobFunctions",

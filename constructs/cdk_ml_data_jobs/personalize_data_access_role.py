@@ -10,9 +10,10 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from ._checks import PropsError
+from ._contract import DEFAULT_DELETION_PREFIX
 from ._iam import attach_policy
-from .job_data_bucket import DEFAULT_DELETION_PREFIX, validate_prefix
+from .errors import PropsError
+from .job_data_bucket import validate_prefix
 
 PERSONALIZE_PRINCIPAL = "personalize.amazonaws.com"
 
@@ -42,15 +43,15 @@ class PersonalizeDataAccessRole(Construct):
         *,
         bucket: s3.IBucket,
         deletion_prefix: str = DEFAULT_DELETION_PREFIX,
-        existing_role: Optional[iam.IRole] = None,
+        role: Optional[iam.IRole] = None,
         role_name: Optional[str] = None,
         bucket_policy_source_account_condition: bool = True,
     ) -> None:
         """
         :param bucket: the bucket holding the user-ID files (any ``IBucket``).
         :param deletion_prefix: key prefix of the user-ID files. Default ``"deletions/"``.
-        :param existing_role: a role you manage yourself. Default: none, a role
-            is created. When given, no role permissions are added (it is yours);
+        :param role: a role you manage yourself. Default: none, a role is
+            created. When given, no role permissions are added (it is yours);
             the bucket-policy statement is still added.
         :param role_name: physical name of the created role. Default: generated
             by CloudFormation.
@@ -61,65 +62,70 @@ class PersonalizeDataAccessRole(Construct):
             set False to match it exactly if your account's deletions are refused.
         """
         super().__init__(scope, id)
-        problems = []
-        prefix_problem = validate_prefix("deletion_prefix", deletion_prefix)
-        if prefix_problem:
-            problems.append(prefix_problem)
-        if existing_role is not None and role_name is not None:
-            problems.append("role_name cannot be combined with existing_role")
+        problems = list(filter(None, [validate_prefix("deletion_prefix", deletion_prefix)]))
+        if role is not None and role_name is not None:
+            problems.append("role_name cannot be combined with role")
         if problems:
             raise PropsError("PersonalizeDataAccessRole", problems)
 
-        stack = Stack.of(self)
         self.bucket = bucket
         self.deletion_prefix = deletion_prefix
-        objects_arn = bucket.arn_for_objects(f"{deletion_prefix}*")
+        self.role: iam.IRole = role or self._create_role(role_name)
+        self.bucket_policy_statement = self._bucket_policy_statement(bucket_policy_source_account_condition)
+        self._add_to_bucket_policy()
 
-        if existing_role is not None:
-            self.role: iam.IRole = existing_role
-        else:
-            role = iam.Role(
-                self,
-                "Role",
-                role_name=role_name,
-                description="Assumed by Amazon Personalize to read user-ID files for data deletion jobs",
-                assumed_by=iam.ServicePrincipal(
-                    PERSONALIZE_PRINCIPAL,
-                    conditions={
-                        "StringEquals": {"aws:SourceAccount": stack.account},
-                        "ArnLike": {
-                            "aws:SourceArn": stack.format_arn(service="personalize", resource="*"),
-                        },
-                    },
-                ),
-            )
-            attach_policy(self, "ReadUserIdFiles", role=role, statements=[
-                iam.PolicyStatement(sid="ReadUserIdFiles", actions=["s3:GetObject"], resources=[objects_arn]),
-                iam.PolicyStatement(sid="ListJobDataBucket", actions=["s3:ListBucket"],
-                                    resources=[bucket.bucket_arn]),
-            ], wildcards={
-                objects_arn: "Personalize reads user-ID files whose names are chosen per request; access is "
-                             "limited to GetObject on the deletion prefix only.",
-            })
-            self.role = role
+    @property
+    def _user_id_files(self) -> str:
+        return self.bucket.arn_for_objects(f"{self.deletion_prefix}*")
 
-        conditions = (
-            {"StringEquals": {"aws:SourceAccount": stack.account}} if bucket_policy_source_account_condition else None
+    def _create_role(self, role_name: Optional[str]) -> iam.Role:
+        """The role, trusted by Personalize on behalf of this account only, reading the user-ID files only."""
+        stack = Stack.of(self)
+        role = iam.Role(
+            self,
+            "Role",
+            role_name=role_name,
+            description="Assumed by Amazon Personalize to read user-ID files for data deletion jobs",
+            assumed_by=iam.ServicePrincipal(
+                PERSONALIZE_PRINCIPAL,
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {"aws:SourceArn": stack.format_arn(service="personalize", resource="*")},
+                },
+            ),
         )
-        self.bucket_policy_statement = iam.PolicyStatement(
+        attach_policy(self, "ReadUserIdFiles", role=role, statements=[
+            iam.PolicyStatement(sid="ReadUserIdFiles", actions=["s3:GetObject"], resources=[self._user_id_files]),
+            iam.PolicyStatement(sid="ListJobDataBucket", actions=["s3:ListBucket"],
+                                resources=[self.bucket.bucket_arn]),
+        ], wildcards={
+            self._user_id_files: "Personalize reads user-ID files whose names are chosen per request; access is "
+                                 "limited to GetObject on the deletion prefix only.",
+        })
+        return role
+
+    def _bucket_policy_statement(self, source_account_condition: bool) -> iam.PolicyStatement:
+        """The statement Personalize's service principal needs in the bucket's policy."""
+        conditions = (
+            {"StringEquals": {"aws:SourceAccount": Stack.of(self).account}} if source_account_condition else None
+        )
+        return iam.PolicyStatement(
             sid="PersonalizeReadUserIdFiles",
             principals=[iam.ServicePrincipal(PERSONALIZE_PRINCIPAL)],
             actions=["s3:GetObject", "s3:ListBucket"],
-            resources=[bucket.bucket_arn, objects_arn],
+            resources=[self.bucket.bucket_arn, self._user_id_files],
             conditions=conditions,
         )
-        added = bucket.add_to_resource_policy(self.bucket_policy_statement)
+
+    def _add_to_bucket_policy(self) -> None:
+        """Add the statement, or say in a warning which statement the bucket's owner must add."""
+        added = self.bucket.add_to_resource_policy(self.bucket_policy_statement)
         if not added.statement_added:
             Annotations.of(self).add_warning_v2(
                 "cdk-ml-data-jobs:bucketPolicyNotAdded",
                 "The bucket's policy cannot be changed from this stack (imported bucket). Amazon Personalize "
                 "needs this statement in the policy of bucket "
-                f"{bucket.bucket_name}: "
-                + json.dumps(stack.resolve(self.bucket_policy_statement.to_statement_json()), sort_keys=True),
+                f"{self.bucket.bucket_name}: "
+                + json.dumps(Stack.of(self).resolve(self.bucket_policy_statement.to_statement_json()),
+                             sort_keys=True),
             )
-

@@ -15,10 +15,31 @@ HEADER = "USER_ID"
 _BOM = b"\xef\xbb\xbf"
 
 
+# The problem sentences, one place for the pre-flight and the CLI. ``where`` names the file.
+def empty(where: str) -> str:
+    return f"{where} is empty; it needs a USER_ID header and at least one user ID"
+
+
+def not_utf8(where: str, line: int | None = None) -> str:
+    return f"{where} is not UTF-8 text" + (f" (line {line})" if line is not None else "")
+
+
+def no_user_id(where: str) -> str:
+    return f"{where} has no user ID after its USER_ID header"
+
+
+def single_column(where: str, detail: str = "") -> str:
+    return f"{where} must have a single USER_ID column" + (f" ({detail})" if detail else "")
+
+
+def too_large(total_bytes: int, limit: int = MAX_TOTAL_BYTES) -> str:
+    return f"the user-ID data is {total_bytes} bytes; Personalize accepts at most {limit} bytes per job"
+
+
 def head_problems(where: str, raw: bytes, size: int) -> list[str]:
     """Problems with the first bytes ``raw`` of a file of ``size`` bytes named ``where`` (at most one)."""
     if size == 0:
-        return [f"{where} is empty; it needs a USER_ID header and at least one user ID"]
+        return [empty(where)]
     if raw.startswith(_BOM):
         return [f"{where} starts with a UTF-8 byte-order mark; save it as UTF-8 without BOM"]
     try:
@@ -26,17 +47,17 @@ def head_problems(where: str, raw: bytes, size: int) -> list[str]:
     except UnicodeDecodeError as error:
         # Only a character cut at the end of a partial read is acceptable.
         if len(raw) >= size or error.reason != "unexpected end of data":
-            return [f"{where} is not UTF-8 text"]
+            return [not_utf8(where)]
         text = raw[: error.start].decode("utf-8")
     lines = text.split("\n")
     header = lines[0].rstrip("\r")
     if header != HEADER:
         if header.replace(" ", "").upper().startswith(HEADER + ","):
-            return [f"{where} must have a single USER_ID column"]
+            return [single_column(where)]
         return [f"{where} must start with the header line USER_ID (its first line is {len(header)} characters "
                 "of something else)"]
     complete = len(lines) > 2 or len(raw) >= size
     first = lines[1].rstrip("\r") if len(lines) > 1 else ""
     if not first.strip() and complete:
-        return [f"{where} has no user ID after its USER_ID header"]
+        return [no_user_id(where)]
     return []

@@ -17,6 +17,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from .contract import PHASE_RUNNING, PHASE_STOPPED, PHASE_SUCCEEDED, Env
 from .schedule import next_wait_seconds
 
 
@@ -32,10 +33,10 @@ class PollSettings:
     @classmethod
     def from_env(cls) -> "PollSettings":
         return cls(
-            min_wait=int(os.environ["POLL_MIN_WAIT_SECONDS"]),
-            max_wait=int(os.environ["POLL_MAX_WAIT_SECONDS"]),
-            growth=float(os.environ["POLL_GROWTH"]),
-            job_timeout=int(os.environ["JOB_TIMEOUT_SECONDS"]),
+            min_wait=int(os.environ[Env.POLL_MIN_WAIT_SECONDS]),
+            max_wait=int(os.environ[Env.POLL_MAX_WAIT_SECONDS]),
+            growth=float(os.environ[Env.POLL_GROWTH]),
+            job_timeout=int(os.environ[Env.JOB_TIMEOUT_SECONDS]),
         )
 
     def wait_for(self, age_seconds: float) -> int:
@@ -53,11 +54,11 @@ class PollSettings:
 
 
 def running(job: dict[str, Any], status: str, wait_seconds: int) -> dict[str, Any]:
-    return {"phase": "RUNNING", "status": status, "waitSeconds": wait_seconds, "job": job}
+    return {"phase": PHASE_RUNNING, "status": status, "waitSeconds": wait_seconds, "job": job}
 
 
 def succeeded(job: dict[str, Any], status: str, result: dict[str, Any]) -> dict[str, Any]:
-    return {"phase": "SUCCEEDED", "status": status, "job": job, "result": result}
+    return {"phase": PHASE_SUCCEEDED, "status": status, "job": job, "result": result}
 
 
 def stopped(job: dict[str, Any], status: str, error: str, cause: dict[str, Any]) -> dict[str, Any]:
@@ -67,7 +68,7 @@ def stopped(job: dict[str, Any], status: str, error: str, cause: dict[str, Any])
     programs can read it.
     """
     return {
-        "phase": "STOPPED",
+        "phase": PHASE_STOPPED,
         "status": status,
         "job": job,
         "error": error,

@@ -80,7 +80,7 @@ def test_both_apply_the_same_size_limit(local, write_csv, monkeypatch):
     import deletion_preflight  # the server-side module, on sys.path while the harness runs
 
     assert csvcheck.MAX_TOTAL_BYTES == deletion_preflight.MAX_TOTAL_BYTES == 100 * 1024 * 1024
-    assert csvcheck.HEAD_BYTES == 2048 and csvcheck.head_problems.__module__ == "cdk_ml_data_jobs._csv_rules"
+    assert csvcheck.HEAD_BYTES == 2048 and csvcheck.head_problems.__module__ == "cdk_ml_data_jobs._lambda_csv_rules"
     for module in (csvcheck, deletion_preflight):  # a limit small enough to test with a small file
         monkeypatch.setattr(module, "MAX_TOTAL_BYTES", 40)
     data = b"USER_ID\n" + IDS

@@ -58,7 +58,7 @@ def test_json_is_one_document_with_counts_location_and_output(local, cli, write_
     assert doc["target"] == {"source": f"stack {STACK}", "stateMachineArn": local.machine("DataDeletion"),
                              "bucket": local.bucket(), "prefix": "deletions/"}
     execution = doc["execution"]
-    assert execution["status"] == "SUCCEEDED" and execution["workflow"] == "deletion"
+    assert execution["status"] == "SUCCEEDED" and execution["workflow"] == "data-deletion"
     assert execution["input"] == {"datasetGroupArn": GROUP, "dataLocation": f"s3://{local.bucket()}/{key}",
                                   "jobName": "req-2026-11-23", "tags": [{"tagKey": "team", "tagValue": "privacy"}]}
     assert execution["output"]["numDeleted"] == 3 and execution["output"]["jobName"] == "req-2026-11-23"

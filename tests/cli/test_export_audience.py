@@ -46,7 +46,7 @@ def test_json_carries_the_input_and_the_output(local, cli):
     assert doc["command"] == "export-audience" and doc["exitCode"] == 0
     assert doc["target"] == {"source": f"stack {STACK}", "stateMachineArn": local.machine(MACHINE)}
     execution = doc["execution"]
-    assert execution["workflow"] == "export"
+    assert execution["workflow"] == "audience-export"
     assert execution["input"] == {"audienceGenerationJobArn": generation,
                                   "audienceSize": {"type": "ABSOLUTE", "value": 5000}}
     assert execution["output"]["status"] == "ACTIVE"

@@ -40,7 +40,7 @@ def test_status_of_a_succeeded_deletion_shows_its_output(local, cli):
     assert doc["command"] == "status" and doc["exitCode"] == 0
     execution = doc["execution"]
     assert execution["executionArn"] == ex.arn and execution["status"] == "SUCCEEDED"
-    assert execution["workflow"] == "deletion"
+    assert execution["workflow"] == "data-deletion"
     assert execution["output"] == ex.output
     assert execution["startDate"].endswith("Z") and execution["stopDate"].endswith("Z")
 
@@ -150,14 +150,14 @@ def test_list_shows_both_workflows_newest_first(local, cli):
     assert run.exit_code == 0, run.output
     lines = run.stdout.splitlines()
     assert re.fullmatch(r"STARTED\s+WORKFLOW\s+STATUS\s+TOOK\s+NAME", lines[0])
-    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+deletion\s+FAILED\s+\S+ s\s+list-deletion-2$", lines[1])
+    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+data-deletion\s+FAILED\s+\S+ s\s+list-deletion-2$", lines[1])
     assert lines[2] == f"  {failed.arn}"
     assert re.search(r"export\s+SUCCEEDED\s+.*list-export-1$", lines[3]) and lines[4] == f"  {export.arn}"
     assert lines[6] == f"  {first.arn}" and len(lines) == 7
     assert doc["command"] == "list" and doc["exitCode"] == 0
     rows = doc["executions"]
     assert [r["executionArn"] for r in rows] == [failed.arn, export.arn, first.arn]
-    assert [r["workflow"] for r in rows] == ["deletion", "export", "deletion"]
+    assert [r["workflow"] for r in rows] == ["data-deletion", "audience-export", "data-deletion"]
     assert [r["status"] for r in rows] == ["FAILED", "SUCCEEDED", "SUCCEEDED"]
     assert all(r["startDate"].endswith("Z") and r["seconds"] >= 0 for r in rows)
 
@@ -166,10 +166,10 @@ def test_list_filters_by_workflow_and_limits(local, cli):
     _deletion(local, name="filter-deletion")
     export = _export(local, name="filter-export")
 
-    exports = cli("list", "--stack", STACK, "--workflow", "export", "--json").json()["executions"]
+    exports = cli("list", "--stack", STACK, "--workflow", "audience-export", "--json").json()["executions"]
     newest = cli("list", "--stack", STACK, "--max", "1", "--json").json()["executions"]
 
-    assert {r["workflow"] for r in exports} == {"export"}
+    assert {r["workflow"] for r in exports} == {"audience-export"}
     assert export.arn in [r["executionArn"] for r in exports]
     assert [r["executionArn"] for r in newest] == [export.arn]
 
@@ -177,11 +177,11 @@ def test_list_filters_by_workflow_and_limits(local, cli):
 def test_list_by_state_machine_arn(local, cli):
     ex = _deletion(local, name="by-arn")
 
-    run = cli("list", "--state-machine-arn", local.machine(DELETION), "--workflow", "deletion", "--json")
+    run = cli("list", "--state-machine-arn", local.machine(DELETION), "--workflow", "data-deletion", "--json")
 
     assert run.exit_code == 0
     rows = run.json()["executions"]
-    assert rows[0]["executionArn"] == ex.arn and rows[0]["workflow"] == "deletion"
+    assert rows[0]["executionArn"] == ex.arn and rows[0]["workflow"] == "data-deletion"
     assert {r["stateMachineArn"] for r in rows} == {local.machine(DELETION)}
 
 

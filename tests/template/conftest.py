@@ -71,16 +71,16 @@ def sample_with_triggers(make_app, sample_stack) -> Synth:
 
 @pytest.fixture(scope="session")
 def own_topics(synth_stack) -> Synth:
-    """A library user's stack: both workflows with ``create_notification_topic=True`` (each its own topic and key).
+    """A library user's stack: both workflows with ``create_topic=True`` (each its own topic and key).
 
     The deletion workflow also has an upload trigger, so the bucket it creates itself gets EventBridge notifications.
     """
     from cdk_ml_data_jobs import AudienceExportWorkflow, DataDeletionWorkflow
 
     return synth_stack("OwnTopics", lambda stack: {
-        "deletion": DataDeletionWorkflow(stack, "Deletion", create_notification_topic=True,
+        "deletion": DataDeletionWorkflow(stack, "Deletion", create_topic=True,
                                          upload_triggers={TRIGGER_PREFIX: TRIGGER_DATASET_GROUP_ARN}),
-        "export": AudienceExportWorkflow(stack, "Export", create_notification_topic=True),
+        "export": AudienceExportWorkflow(stack, "Export", create_topic=True),
     })
 
 

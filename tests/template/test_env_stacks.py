@@ -18,7 +18,7 @@ def test_cdk_nag_finds_nothing_in_a_stack_with_an_explicit_environment(make_app)
     stack = cdk.Stack(app, "WithEnv", env=cdk.Environment(account="111122223333", region="eu-west-1"))
     DataDeletionWorkflow(stack, "Deletion", upload_triggers={
         "deletions/incoming/": "arn:aws:personalize:eu-west-1:111122223333:dataset-group/shop"})
-    AudienceExportWorkflow(stack, "Export", create_notification_topic=True)
+    AudienceExportWorkflow(stack, "Export", create_topic=True)
 
     report = AwsSolutionsChecks(app).validate_scope(stack)
 

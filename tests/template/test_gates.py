@@ -10,7 +10,7 @@ Every gate runs on:
   (``auto_delete_objects=True``, which adds CDK's auto-delete custom resource);
 - ``sample_with_triggers``: the sample app with ``-c uploadTriggers=deletions/incoming/shop/=<dataset group>``
   and ``-c notificationEmail=privacy@example.com`` (upload trigger, EventBridge on the bucket, e-mail subscription);
-- ``own_topics``: both workflows with ``create_notification_topic=True`` (each its own encrypted topic and key),
+- ``own_topics``: both workflows with ``create_topic=True`` (each its own encrypted topic and key),
   the deletion workflow with an upload trigger on the bucket it creates.
 
 Each gate also has a test proving it can fail, so a silent gate does not pass for a clean one.

@@ -53,10 +53,10 @@ ACCOUNT_ROOT = {"AWS": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":i
 
 @pytest.fixture(scope="module")
 def no_operations(synth_stack):
-    """Both workflows with ``report_outcomes=False`` and ``alarms=False``."""
+    """Both workflows with ``create_outcome_reporter=False`` and ``create_alarms=False``."""
     return synth_stack("NoOperations", lambda stack: {
-        "deletion": DataDeletionWorkflow(stack, "Deletion", report_outcomes=False, alarms=False),
-        "export": AudienceExportWorkflow(stack, "Export", report_outcomes=False, alarms=False),
+        "deletion": DataDeletionWorkflow(stack, "Deletion", create_outcome_reporter=False, create_alarms=False),
+        "export": AudienceExportWorkflow(stack, "Export", create_outcome_reporter=False, create_alarms=False),
     })
 
 
@@ -132,9 +132,9 @@ TOPIC_STACKS = ["sample", "sample_with_triggers", "own_topics"]
 def _topics(synth) -> list:
     if "notifications" in synth.parts:
         topic = synth.parts["notifications"].topic
-        assert all(wf.notification_topic is topic for wf in _workflows(synth))
+        assert all(wf.topic is topic for wf in _workflows(synth))
         return [topic]
-    return [wf.notification_topic for wf in _workflows(synth)]
+    return [wf.topic for wf in _workflows(synth)]
 
 
 @pytest.mark.parametrize("which", TOPIC_STACKS)
@@ -253,7 +253,7 @@ def test_three_alarms_per_state_machine_on_its_step_functions_metrics(request, w
 def test_alarm_and_ok_actions_notify_the_topic(request, which):
     synth = _synth(request, which)
     for wf in _workflows(synth):
-        topic = {"Ref": logical_id(wf.notification_topic)}
+        topic = {"Ref": logical_id(wf.topic)}
         for alarm in wf.alarms:
             alarm_props = props(synth.json, logical_id(alarm))
             assert alarm_props["AlarmActions"] == [topic]
@@ -266,7 +266,7 @@ def test_alarm_and_ok_actions_notify_the_topic(request, which):
 def test_alarms_have_no_actions_without_a_topic(request, which):
     synth = _synth(request, which)
     (wf,) = _workflows(synth)
-    assert wf.notification_topic is None
+    assert wf.topic is None
     for alarm in wf.alarms:
         alarm_props = props(synth.json, logical_id(alarm))
         assert not {"AlarmActions", "OKActions", "InsufficientDataActions"} & set(alarm_props), alarm_props
@@ -303,7 +303,7 @@ def test_reporter_rule_matches_the_terminal_statuses_of_this_state_machine(reque
 
 def _assert_targets_function_with_dead_letters(synth, part) -> None:
     """``part`` (a reporter or an upload trigger): its rule invokes its function, failures go to its queue."""
-    rule_lid, function_lid = logical_id(part.rule), logical_id(part.function.function)
+    rule_lid, function_lid = logical_id(part.rule), logical_id(part.function)
     queue_lid = logical_id(part.dead_letter_queue)
     (target,) = props(synth.json, rule_lid)["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": [function_lid, "Arn"]}
@@ -340,9 +340,9 @@ def _expected_reporter_statements(wf, *, audit: str | None, topic: bool) -> list
         expected.append(_statement(["s3:PutObject"], [audit]))
     if topic:
         expected += [
-            _statement(["sns:Publish"], ["${%s}" % logical_id(wf.notification_topic)]),
+            _statement(["sns:Publish"], ["${%s}" % logical_id(wf.topic)]),
             _statement(["kms:Decrypt", "kms:GenerateDataKey"],
-                       ["${%s.Arn}" % logical_id(wf.notification_topic.master_key)]),
+                       ["${%s.Arn}" % logical_id(wf.topic.master_key)]),
         ]
     return sorted(expected)
 
@@ -350,7 +350,7 @@ def _expected_reporter_statements(wf, *, audit: str | None, topic: bool) -> list
 def _reporter_statements(synth, wf) -> list[dict]:
     reporter = wf.outcome_reporter
     role_lid = logical_id(reporter.function.role)
-    assert function_role_lid(synth.json, logical_id(reporter.function.function)) == role_lid
+    assert function_role_lid(synth.json, logical_id(reporter.function)) == role_lid
     role = props(synth.json, role_lid)
     assert "ManagedPolicyArns" not in role and "Policies" not in role
     assert [s["Principal"] for s in role["AssumeRolePolicyDocument"]["Statement"]] == [
@@ -367,17 +367,17 @@ def test_reporter_permissions_are_exactly_what_it_needs(request, which, name):
     wf = synth.parts[name]
     audit = "${%s.Arn}/audit/*" % logical_id(wf.bucket) if name == "deletion" else None
     assert _normalized(_reporter_statements(synth, wf)) == _expected_reporter_statements(
-        wf, audit=audit, topic=wf.notification_topic is not None)
+        wf, audit=audit, topic=wf.topic is not None)
 
 
 @pytest.mark.parametrize("which, name", WITH_TOPIC + WITHOUT_TOPIC)
 def test_reporter_environment(request, which, name):
     synth = _synth(request, which)
     wf = synth.parts[name]
-    variables = props(synth.json, logical_id(wf.outcome_reporter.function.function))["Environment"]["Variables"]
+    variables = props(synth.json, logical_id(wf.outcome_reporter.function))["Environment"]["Variables"]
     expected = {"WORKFLOW": {"deletion": "data-deletion", "export": "audience-export"}[name]}
-    if wf.notification_topic is not None:
-        expected["TOPIC_ARN"] = {"Ref": logical_id(wf.notification_topic)}
+    if wf.topic is not None:
+        expected["TOPIC_ARN"] = {"Ref": logical_id(wf.topic)}
     if name == "deletion":
         expected.update({"AUDIT_BUCKET": {"Ref": logical_id(wf.bucket)}, "AUDIT_PREFIX": "audit/"})
         assert wf.audit_prefix == "audit/"
@@ -390,7 +390,7 @@ def test_export_reporter_has_no_s3_permission_and_no_audit_bucket(request, which
     export = synth.parts["export"]
     statements = _reporter_statements(synth, export)
     assert not [s for s in statements if any(a.startswith("s3:") for a in actions(s))]
-    variables = props(synth.json, logical_id(export.outcome_reporter.function.function))["Environment"]["Variables"]
+    variables = props(synth.json, logical_id(export.outcome_reporter.function))["Environment"]["Variables"]
     assert not {"AUDIT_BUCKET", "AUDIT_PREFIX"} & set(variables)
 
 
@@ -412,13 +412,13 @@ def test_no_role_may_put_objects_outside_the_audit_prefix(request, which):
 def test_custom_audit_prefix_is_used_for_permissions_and_environment(custom_prefixes):
     deletion = custom_prefixes.parts["deletion"]
     assert deletion.audit_prefix == "gdpr-audit/"
-    variables = props(custom_prefixes.json, logical_id(deletion.outcome_reporter.function.function))[
+    variables = props(custom_prefixes.json, logical_id(deletion.outcome_reporter.function))[
         "Environment"]["Variables"]
     assert variables["AUDIT_PREFIX"] == "gdpr-audit/"
     assert variables["AUDIT_BUCKET"] == {"Ref": logical_id(deletion.bucket)}
 
 
-def test_report_outcomes_false_creates_no_reporter(no_operations):
+def test_create_outcome_reporter_false_creates_no_reporter(no_operations):
     for wf in _workflows(no_operations):
         assert wf.outcome_reporter is None
     no_operations.template.resource_count_is("AWS::Events::Rule", 0)
@@ -525,7 +525,7 @@ def test_upload_rule_on_an_imported_bucket_matches_its_name(imported_with_trigge
 def test_trigger_function_environment(request, which):
     synth = _synth(request, which)
     deletion = synth.parts["deletion"]
-    variables = props(synth.json, logical_id(deletion.upload_trigger.function.function))["Environment"]["Variables"]
+    variables = props(synth.json, logical_id(deletion.upload_trigger.function))["Environment"]["Variables"]
     assert set(variables) == {"UPLOAD_TRIGGERS", "STATE_MACHINE_ARN"}
     assert isinstance(variables["UPLOAD_TRIGGERS"], str)
     assert json.loads(variables["UPLOAD_TRIGGERS"]) == TRIGGER_STACKS[which]
@@ -538,7 +538,7 @@ def test_trigger_may_only_start_the_deletion_state_machine(request, which):
     deletion = synth.parts["deletion"]
     trigger = deletion.upload_trigger
     role_lid = logical_id(trigger.function.role)
-    assert function_role_lid(synth.json, logical_id(trigger.function.function)) == role_lid
+    assert function_role_lid(synth.json, logical_id(trigger.function)) == role_lid
     role = props(synth.json, role_lid)
     assert "ManagedPolicyArns" not in role and "Policies" not in role
     statements = role_statements(synth.json, role_lid)
@@ -604,9 +604,9 @@ def test_deletion_props_error_lists_every_operations_problem_at_once():
                              upload_triggers={"elsewhere/": DATASET_GROUP_ARN, "deletions/no-slash": DATASET_GROUP_ARN,
                                               "deletions/fine/": DATASET_GROUP_ARN},
                              audit_prefix="deletions/audit/",
-                             notification_topic=topic, create_notification_topic=True)
+                             topic=topic, create_topic=True)
     problems = raised.value.problems
-    expected_subjects = ["'elsewhere/'", "'deletions/no-slash'", "audit_prefix", "create_notification_topic"]
+    expected_subjects = ["'elsewhere/'", "'deletions/no-slash'", "audit_prefix", "create_topic"]
     for subject in expected_subjects:
         assert sum(subject in p for p in problems) == 1, (subject, problems)
         assert subject in str(raised.value)
@@ -642,15 +642,15 @@ def test_audit_prefix_sharing_only_leading_characters_is_accepted(custom_prefixe
     assert custom_prefixes.parts["deletion"].audit_prefix == "gdpr-audit/"
 
 
-def test_export_props_error_for_a_topic_and_create_notification_topic():
+def test_export_props_error_for_a_topic_and_create_topic():
     stack = _throwaway_stack()
     topic = sns.Topic.from_topic_arn(stack, "Mine", "arn:aws:sns:us-east-1:111122223333:mine")
     with pytest.raises(PropsError) as raised:
-        AudienceExportWorkflow(stack, "Export", notification_topic=topic, create_notification_topic=True,
+        AudienceExportWorkflow(stack, "Export", topic=topic, create_topic=True,
                                poll_growth=0)
     problems = raised.value.problems
     assert len(problems) == 2, problems
-    assert any("notification_topic" in p and "create_notification_topic" in p for p in problems)
+    assert any("topic cannot be combined with create_topic" in p for p in problems)
     assert any("poll_growth" in p for p in problems)
 
 

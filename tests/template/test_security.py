@@ -48,7 +48,7 @@ def imported(synth_stack):
 
     def build(stack):
         bucket = s3.Bucket.from_bucket_name(stack, "Existing", IMPORTED_BUCKET_NAME)
-        data = JobDataBucket(stack, "Data", existing_bucket=bucket)
+        data = JobDataBucket(stack, "Data", bucket=bucket)
         access = PersonalizeDataAccessRole(stack, "Access", bucket=bucket)
         return {"bucket": bucket, "data": data, "access": access}
 
@@ -196,7 +196,7 @@ def test_log_bucket_policy_lets_only_s3_logging_of_this_bucket_and_account_write
     }
 
 
-def test_existing_bucket_creates_no_bucket(imported):
+def test_a_given_bucket_creates_no_bucket(imported):
     imported.template.resource_count_is("AWS::S3::Bucket", 0)
     imported.template.resource_count_is("AWS::S3::BucketPolicy", 0)
     data = imported.parts["data"]
@@ -210,15 +210,15 @@ def test_props_error_lists_every_invalid_prop_at_once():
     with pytest.raises(PropsError) as raised:
         JobDataBucket(
             stack, "Data",
-            existing_bucket=existing,
+            bucket=existing,
             bucket_props=s3.BucketProps(encryption=s3.BucketEncryption.KMS, versioned=False, enforce_ssl=False),
             removal_policy=cdk.RemovalPolicy.DESTROY,
             deletion_prefix="/deletions",
         )
     problems = raised.value.problems
     expected_subjects = [
-        "bucket_props cannot be combined with existing_bucket",
-        "removal_policy cannot be combined with existing_bucket",
+        "bucket_props cannot be combined with bucket",
+        "removal_policy cannot be combined with bucket",
         "bucket_props.encryption",
         "bucket_props.versioned",
         "bucket_props.enforce_ssl",
@@ -330,8 +330,8 @@ def test_role_props_error_lists_every_problem():
     role = iam.Role.from_role_name(stack, "Mine", "my-role")
     with pytest.raises(PropsError) as raised:
         PersonalizeDataAccessRole(stack, "Access", bucket=bucket, deletion_prefix="deletions",
-                                  existing_role=role, role_name="other-name")
+                                  role=role, role_name="other-name")
     problems = raised.value.problems
     assert len(problems) == 2, problems
     assert any("deletion_prefix" in p for p in problems)
-    assert any("role_name" in p and "existing_role" in p for p in problems)
+    assert any("role_name" in p and "role" in p.split("combined with")[-1] for p in problems)

@@ -44,14 +44,14 @@ def _sample_functions(sample) -> list:
     """Every JobFunction of the sample app: three steps per workflow plus what operates them (outcome reporters)."""
     deletion, export = sample.parts["deletion"], sample.parts["export"]
     return [deletion.validate_function, deletion.launch_function, deletion.poll_function,
-            export.validate_function, export.start_function, export.poll_function,
+            export.validate_function, export.launch_function, export.poll_function,
             *operations_functions(deletion).values(), *operations_functions(export).values()]
 
 
 def test_normalize_replaces_the_asset_hash_in_s3_keys(sample, sample_template_json):
     keys = _s3_keys(sample_template_json)
     functions = _sample_functions(sample)
-    assert set(resources(sample_template_json, "AWS::Lambda::Function")) == {logical_id(f.function) for f in functions}
+    assert set(resources(sample_template_json, "AWS::Lambda::Function")) == {logical_id(f) for f in functions}
     assert len(keys) == len(functions) == 3 + 3 + 2, keys
     assert all(ASSET_KEY.fullmatch(k) for k in keys) and len(set(keys)) == 1, keys
     normalized = normalize_template(sample_template_json)

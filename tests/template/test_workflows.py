@@ -9,7 +9,8 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 
-from cdk_ml_data_jobs import AudienceExportWorkflow, DataDeletionWorkflow, JobFunction, PropsError
+from aws_cdk import aws_lambda as lambda_
+from cdk_ml_data_jobs import AudienceExportWorkflow, DataDeletionWorkflow, PropsError
 
 from .helpers import (
     CONFIGURED_MODEL_ARN,
@@ -32,11 +33,11 @@ from .helpers import (
 )
 
 #: The functions of each workflow, by attribute name (``<name>_function``), in step order.
-FUNCTIONS = {"deletion": ("validate", "launch", "poll"), "export": ("validate", "start", "poll")}
+FUNCTIONS = {"deletion": ("validate", "launch", "poll"), "export": ("validate", "launch", "poll")}
 #: Which function each Task state runs.
 TASK_FUNCTIONS = {
     "deletion": {"Validate": "validate", "Launch": "launch", "CheckJob": "poll"},
-    "export": {"Validate": "validate", "Launch": "start", "CheckJob": "poll"},
+    "export": {"Validate": "validate", "Launch": "launch", "CheckJob": "poll"},
 }
 #: The service actions each function needs (aws-apis.md §1.6 and §2.6); nothing else is allowed.
 SERVICE_ACTIONS = {
@@ -45,7 +46,7 @@ SERVICE_ACTIONS = {
                              "personalize:ListDataDeletionJobs", "iam:PassRole", "personalize:TagResource"},
     ("deletion", "poll"): {"personalize:DescribeDataDeletionJob"},
     ("export", "validate"): {"cleanrooms-ml:GetAudienceGenerationJob", "cleanrooms-ml:GetConfiguredAudienceModel"},
-    ("export", "start"): {"cleanrooms-ml:StartAudienceExportJob", "cleanrooms-ml:ListAudienceExportJobs"},
+    ("export", "launch"): {"cleanrooms-ml:StartAudienceExportJob", "cleanrooms-ml:ListAudienceExportJobs"},
     ("export", "poll"): {"cleanrooms-ml:ListAudienceExportJobs"},
 }
 LAMBDA_SERVICE_ERRORS = {"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
@@ -68,7 +69,7 @@ ENVIRONMENTS = {
     ("deletion", "launch"): POLLING_VARIABLES | {"DATA_ACCESS_ROLE_ARN"},
     ("deletion", "poll"): POLLING_VARIABLES,
     ("export", "validate"): {"ALLOWED_GENERATION_JOB_ARNS"},
-    ("export", "start"): POLLING_VARIABLES,
+    ("export", "launch"): POLLING_VARIABLES,
     ("export", "poll"): POLLING_VARIABLES | {"NOT_LISTED_GRACE_SECONDS"},
 }
 STATES = {"Validate", "Launch", "WaitForJob", "CheckJob", "Decide", "Succeeded", "JobDidNotSucceed",
@@ -83,7 +84,7 @@ def kind(workflow) -> str:
     return "deletion" if isinstance(workflow, DataDeletionWorkflow) else "export"
 
 
-def functions(workflow) -> dict[str, JobFunction]:
+def functions(workflow) -> dict[str, lambda_.Function]:
     return {name: getattr(workflow, f"{name}_function") for name in FUNCTIONS[kind(workflow)]}
 
 
@@ -91,8 +92,8 @@ def function_statements(synth, workflow, name) -> list[dict]:
     return role_statements(synth.json, logical_id(functions(workflow)[name].role))
 
 
-def variables(synth, fn: JobFunction) -> dict:
-    return props(synth.json, logical_id(fn.function))["Environment"]["Variables"]
+def variables(synth, fn: lambda_.Function) -> dict:
+    return props(synth.json, logical_id(fn))["Environment"]["Variables"]
 
 
 def machine(synth, workflow) -> dict:
@@ -196,7 +197,7 @@ def test_every_function_gets_exactly_the_environment_its_handler_reads(workflow)
 def test_functions_are_arm64_python_3_14(workflow):
     synth, wf = workflow
     for name, fn in {**functions(wf), **operations_functions(wf)}.items():
-        function = props(synth.json, logical_id(fn.function))
+        function = props(synth.json, logical_id(fn))
         assert function["Architectures"] == ["arm64"], name
         assert function["Runtime"] == "python3.14", name
 
@@ -208,11 +209,11 @@ def test_every_function_has_its_own_role_and_log_group(request, which, count):
     all_functions = [fn for k in ("deletion", "export")
                      for fn in (*functions(synth.parts[k]).values(), *operations_functions(synth.parts[k]).values())]
     lambda_ids = set(resources(synth.json, "AWS::Lambda::Function"))
-    assert {logical_id(fn.function) for fn in all_functions} == lambda_ids
-    roles = {function_role_lid(synth.json, logical_id(fn.function)) for fn in all_functions}
+    assert {logical_id(fn) for fn in all_functions} == lambda_ids
+    roles = {function_role_lid(synth.json, logical_id(fn)) for fn in all_functions}
     assert roles == {logical_id(fn.role) for fn in all_functions}
     assert len(roles) == len(all_functions) == count
-    log_groups = {json.dumps(props(synth.json, logical_id(fn.function))["LoggingConfig"]["LogGroup"])
+    log_groups = {json.dumps(props(synth.json, logical_id(fn))["LoggingConfig"]["LogGroup"])
                   for fn in all_functions}
     assert log_groups == {json.dumps({"Ref": logical_id(fn.log_group)}) for fn in all_functions}
     assert len(log_groups) == count
@@ -221,7 +222,7 @@ def test_every_function_has_its_own_role_and_log_group(request, which, count):
 def test_function_roles_have_only_own_log_writes_and_their_service_permissions(workflow):
     synth, wf = workflow
     for name, fn in functions(wf).items():
-        function_lid = logical_id(fn.function)
+        function_lid = logical_id(fn)
         role_lid = function_role_lid(synth.json, function_lid)
         assert role_lid == logical_id(fn.role)
         role = props(synth.json, role_lid)
@@ -377,7 +378,7 @@ def test_state_machine_role_invokes_exactly_its_three_functions(which, sample, b
     invoke = [s for s in statements if any(a.startswith("lambda:") for a in actions(s))]
     assert all(actions(s) == ["lambda:InvokeFunction"] for s in invoke), invoke
     invoked = [r for s in invoke for r in resource_strings(s)]
-    expected = {"${%s.Arn}" % logical_id(fn.function) for fn in functions(wf).values()}
+    expected = {"${%s.Arn}" % logical_id(fn) for fn in functions(wf).values()}
     assert sorted(invoked) == sorted(expected)
     assert not any(":*" in r or r == "*" for r in invoked), invoked
     # everything else the role may do is X-Ray tracing and log delivery
@@ -397,7 +398,7 @@ def test_definition_states_and_transitions(workflow):
     fns = functions(wf)
     for state, fn_name in TASK_FUNCTIONS[kind(wf)].items():
         assert states[state]["Type"] == "Task"
-        assert states[state]["Resource"] == "${%s.Arn}" % logical_id(fns[fn_name].function), state
+        assert states[state]["Resource"] == "${%s.Arn}" % logical_id(fns[fn_name]), state
     assert states["Validate"]["Next"] == "Launch"
     assert states["Launch"]["Next"] == "WaitForJob"
     wait = states["WaitForJob"]
@@ -533,7 +534,7 @@ def _exposed(workflow) -> dict[str, str]:
         logical_id(workflow.log_group): "AWS::Logs::LogGroup",
     }
     for fn in (*functions(workflow).values(), *operations_functions(workflow).values()):
-        found[logical_id(fn.function)] = "AWS::Lambda::Function"
+        found[logical_id(fn)] = "AWS::Lambda::Function"
         found[logical_id(fn.role)] = "AWS::IAM::Role"
         found[logical_id(fn.log_group)] = "AWS::Logs::LogGroup"
     for part in (workflow.outcome_reporter, getattr(workflow, "upload_trigger", None)):
@@ -542,7 +543,7 @@ def _exposed(workflow) -> dict[str, str]:
             found[logical_id(part.dead_letter_queue)] = "AWS::SQS::Queue"
     for alarm in workflow.alarms:
         found[logical_id(alarm)] = "AWS::CloudWatch::Alarm"
-    topic = workflow.notification_topic
+    topic = workflow.topic
     if topic is not None and topic.node.path.startswith(workflow.node.path + "/"):  # created, not brought
         found[logical_id(topic)] = "AWS::SNS::Topic"
         found[logical_id(topic.master_key)] = "AWS::KMS::Key"
@@ -556,7 +557,7 @@ def test_deletion_workflow_exposes_everything_it_creates(deletion_only):
     assert deletion.data_access_role is deletion.data_access.role
     # the defaults: an outcome reporter and three alarms, no topic, no upload trigger
     assert deletion.outcome_reporter is not None and len(deletion.alarms) == 3
-    assert deletion.notification_topic is None and deletion.upload_trigger is None
+    assert deletion.topic is None and deletion.upload_trigger is None
     exposed = _exposed(deletion)
     exposed.update(_deletion_buckets_and_role(deletion))
     _assert_exposes_everything(deletion_only.json, exposed)
@@ -565,15 +566,15 @@ def test_deletion_workflow_exposes_everything_it_creates(deletion_only):
 def test_export_workflow_exposes_everything_it_creates(export_narrowed):
     export = export_narrowed.parts["export"]
     assert export.outcome_reporter is not None and len(export.alarms) == 3
-    assert export.notification_topic is None
+    assert export.topic is None
     _assert_exposes_everything(export_narrowed.json, _exposed(export))
 
 
 def test_workflows_with_their_own_topic_and_an_upload_trigger_expose_everything_they_create(own_topics):
     deletion, export = own_topics.parts["deletion"], own_topics.parts["export"]
     assert deletion.upload_trigger is not None
-    assert deletion.notification_topic is not None and export.notification_topic is not None
-    assert deletion.notification_topic is not export.notification_topic
+    assert deletion.topic is not None and export.topic is not None
+    assert deletion.topic is not export.topic
     exposed = {**_exposed(deletion), **_deletion_buckets_and_role(deletion), **_exposed(export)}
     assert len(resources(own_topics.json, "AWS::SNS::Topic")) == 2
     _assert_exposes_everything(own_topics.json, exposed)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterator, Optional
 
+from .._contract import AUDIENCE_EXPORT, DATA_DELETION, STATE_VALIDATE, Env
 from . import exitcodes, payloads
 from .exitcodes import AwsError, ConfigError
 
@@ -84,8 +85,8 @@ class ExecutionView:
             "stateMachineArn": self.state_machine_arn,
             "workflow": self.workflow,
             "status": self.status,
-            "startDate": _iso(self.start),
-            "stopDate": _iso(self.stop),
+            "startDate": iso(self.start),
+            "stopDate": iso(self.stop),
             "input": self.input,
         }
         if self.finished:
@@ -108,7 +109,7 @@ class Target:
 
     def machines(self, workflow: Optional[str] = None) -> list[tuple[str, str]]:
         """``[(workflow, state machine ARN)]``, restricted to ``workflow`` when given."""
-        found = [("deletion", self.deletion_machine), ("export", self.export_machine)]
+        found = [(DATA_DELETION, self.deletion_machine), (AUDIENCE_EXPORT, self.export_machine)]
         return [(w, arn) for w, arn in found if arn and (workflow is None or w == workflow)]
 
 
@@ -168,11 +169,11 @@ class Aws:
         with translate_errors(f"read the configuration of function {function}"):
             config = self.client("lambda").get_function_configuration(FunctionName=function)
         env = (config.get("Environment") or {}).get("Variables") or {}
-        bucket, prefix = env.get("DATA_BUCKET"), env.get("DELETION_PREFIX")
+        bucket, prefix = env.get(Env.DATA_BUCKET), env.get(Env.DELETION_PREFIX)
         if not bucket or prefix is None:
             raise ConfigError(
                 f"{state_machine_arn} does not look like a data deletion workflow "
-                "(its Validate function has no DATA_BUCKET / DELETION_PREFIX)",
+                f"(its Validate function has no {Env.DATA_BUCKET} / {Env.DELETION_PREFIX})",
                 hint="give --bucket and --prefix, or use --stack")
         return bucket, prefix
 
@@ -237,7 +238,7 @@ class Aws:
 def validate_function(definition: dict[str, Any]) -> Optional[str]:
     """The Lambda function the definition's Validate step (or first step) invokes."""
     states = definition.get("States", {})
-    for name in ("Validate", definition.get("StartAt")):
+    for name in (STATE_VALIDATE, definition.get("StartAt")):
         state = states.get(name) if name else None
         if not isinstance(state, dict) or state.get("Type") != "Task":
             continue
@@ -316,7 +317,8 @@ def _json(text: Optional[str]) -> Any:
         return text
 
 
-def _iso(moment: Optional[datetime]) -> Optional[str]:
+def iso(moment: Optional[datetime]) -> Optional[str]:
+    """A timestamp as ISO 8601 in UTC with a ``Z`` (how every command prints one)."""
     if moment is None:
         return None
     return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")

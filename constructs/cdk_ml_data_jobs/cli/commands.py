@@ -13,7 +13,8 @@ import click
 
 from . import csvcheck, exitcodes, payloads
 from . import follow as following
-from .aws import OUTPUT_BUCKET, OUTPUT_DELETION, OUTPUT_EXPORT, OUTPUT_PREFIX, Aws, Target, state_machine_of
+from .._contract import AUDIENCE_EXPORT, DATA_DELETION, WORKFLOWS
+from .aws import OUTPUT_BUCKET, OUTPUT_DELETION, OUTPUT_EXPORT, OUTPUT_PREFIX, Aws, Target, iso, state_machine_of
 from .exitcodes import BadInput, CliError, ConfigError
 from .render import Reporter
 
@@ -170,9 +171,9 @@ def _target(ctx: click.Context, aws: Aws, stack: Optional[str], state_machine_ar
     if not stack:
         raise UsageProblem(f"no workflow given: pass --stack NAME (or set {STACK_ENV}) or --state-machine-arn ARN")
     target = aws.stack_target(stack)
-    machine = target.deletion_machine if workflow == "deletion" else target.export_machine
+    machine = target.deletion_machine if workflow == DATA_DELETION else target.export_machine
     if not machine:
-        output = OUTPUT_DELETION if workflow == "deletion" else OUTPUT_EXPORT
+        output = OUTPUT_DELETION if workflow == DATA_DELETION else OUTPUT_EXPORT
         raise ConfigError(f"stack {stack} has no output {output}", hint="give --state-machine-arn instead")
     return target, machine
 
@@ -224,7 +225,7 @@ def delete_users(ctx: click.Context, reporter: Reporter, aws: Aws, dataset_group
     if problems:
         raise BadInput("the request was not started (nothing was uploaded)", problems)
 
-    target, machine = _target(ctx, aws, stack, state_machine_arn, "deletion")
+    target, machine = _target(ctx, aws, stack, state_machine_arn, DATA_DELETION)
     bucket = bucket or target.bucket
     prefix = prefix if prefix is not None else target.prefix
     if not bucket or prefix is None:
@@ -287,7 +288,7 @@ def export_audience(ctx: click.Context, reporter: Reporter, aws: Aws, audience_g
                                         execution_name)
     if problems:
         raise BadInput("the request was not started", problems)
-    target, machine = _target(ctx, aws, stack, state_machine_arn, "export")
+    target, machine = _target(ctx, aws, stack, state_machine_arn, AUDIENCE_EXPORT)
     reporter.target(target, machine)
     execution = execution_name or payloads.execution_name("export-audience", payloads.new_token())
     payload = payloads.export_input(audience_generation_job_arn, size_type, size, name, description)
@@ -332,7 +333,7 @@ def status(ctx: click.Context, reporter: Reporter, aws: Aws, execution_arn: str,
 
 @cli.command("list", epilog=EXIT_CODES_HELP)
 @target_options
-@click.option("--workflow", type=click.Choice(["deletion", "export"]),
+@click.option("--workflow", type=click.Choice(list(WORKFLOWS)),
               help="Only this workflow's executions (default: both of the stack's).")
 @click.option("--max", "limit", type=click.IntRange(1, 1000), default=20, show_default=True, metavar="N",
               help="How many executions to show, newest first.")
@@ -362,13 +363,10 @@ def list_executions(ctx: click.Context, reporter: Reporter, aws: Aws, stack: Opt
             found.append((start or datetime.min.replace(tzinfo=timezone.utc), {
                 "executionArn": item["executionArn"], "name": item.get("name"), "stateMachineArn": machine,
                 "workflow": kind, "status": item["status"],
-                "startDate": _iso(start), "stopDate": _iso(stop),
+                "startDate": iso(start), "stopDate": iso(stop),
                 "seconds": round(((stop or now) - start).total_seconds(), 3) if start else None,
             }))
     found.sort(key=lambda pair: pair[0], reverse=True)
     reporter.executions([row for _, row in found[:limit]])
     return exitcodes.OK
 
-
-def _iso(moment: Optional[datetime]) -> Optional[str]:
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if moment else None

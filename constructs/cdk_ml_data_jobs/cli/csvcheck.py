@@ -26,24 +26,14 @@ sentences.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Union
 
-def _load_rules() -> Any:
-    """``jobkit/csv_rules.py`` from the shipped Lambda code, under a private module name."""
-    from .._assets import lambda_code_dir
+from .._assets import load_lambda_module
 
-    spec = importlib.util.spec_from_file_location(
-        "cdk_ml_data_jobs._csv_rules", lambda_code_dir() / "jobkit" / "csv_rules.py")
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
-
-
-_RULES = _load_rules()
+_RULES = load_lambda_module("jobkit/csv_rules.py")
 #: Personalize's limit on the total size of a deletion job's input files (the pre-flight's own constant).
 MAX_TOTAL_BYTES: int = _RULES.MAX_TOTAL_BYTES
 HEADER: str = _RULES.HEADER
@@ -83,11 +73,9 @@ def check_file(path: Union[str, os.PathLike], label: Optional[str] = None) -> Cs
     size = stat.st_size
     problems: list[str] = []
     if size > MAX_TOTAL_BYTES:
-        problems.append(
-            f"the user-ID data is {size} bytes; Personalize accepts at most {MAX_TOTAL_BYTES} bytes per job"
-        )
+        problems.append(_RULES.too_large(size, MAX_TOTAL_BYTES))
     if size == 0:
-        return CsvCheck(where, size, 0, (f"{where} is empty; it needs a USER_ID header and at least one user ID",))
+        return CsvCheck(where, size, 0, (_RULES.empty(where),))
     try:
         with open(path, "rb") as handle:
             head = handle.read(HEAD_BYTES)
@@ -111,7 +99,7 @@ def _scan(where: str, handle: Any) -> tuple[int, list[str]]:
         try:
             line = raw_line.decode("utf-8").rstrip("\n").rstrip("\r")
         except UnicodeDecodeError:
-            return count, [f"{where} is not UTF-8 text (line {number})"]
+            return count, [_RULES.not_utf8(where, number)]
         if number == 1:
             continue  # the header, checked with the head
         if not line.strip():
@@ -124,8 +112,8 @@ def _scan(where: str, handle: Any) -> tuple[int, list[str]]:
             multi_first = multi_first or number
     problems = []
     if first_row_blank or count == 0:
-        problems.append(f"{where} has no user ID after its USER_ID header")
+        problems.append(_RULES.no_user_id(where))
     if multi_lines:
-        problems.append(f"{where} must have a single USER_ID column ({multi_lines} line(s) have more than one "
-                        f"value, the first is line {multi_first})")
+        problems.append(_RULES.single_column(
+            where, f"{multi_lines} line(s) have more than one value, the first is line {multi_first}"))
     return count, problems

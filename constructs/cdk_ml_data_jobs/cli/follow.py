@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from typing import Callable
 
+from .._contract import AUDIENCE_EXPORT, DATA_DELETION
 from .aws import Aws, ExecutionView
 
 #: The sleep between two checks (a module attribute so that tests can replace it).
@@ -29,7 +30,7 @@ def follow(aws: Aws, execution_arn: str, poll_seconds: float,
 def label(view: ExecutionView) -> str:
     """Where the execution is, in a few words: ``Personalize job IN_PROGRESS`` or ``step Validate``."""
     if view.job_status:
-        service = {"deletion": "Personalize", "export": "Clean Rooms ML"}.get(view.workflow or "", "job")
+        service = {DATA_DELETION: "Personalize", AUDIENCE_EXPORT: "Clean Rooms ML"}.get(view.workflow or "", "job")
         return f"{service} job {view.job_status}" if service != "job" else f"job {view.job_status}"
     if view.current_state:
         return f"step {view.current_state}"

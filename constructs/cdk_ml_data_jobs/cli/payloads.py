@@ -13,13 +13,13 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Optional, Sequence
 
-# The patterns the Validate functions use (lambda/deletion_validate.py, lambda/export_validate.py).
-DATASET_GROUP_ARN = re.compile(
-    r"arn:aws[a-z-]*:personalize:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):dataset-group/[A-Za-z0-9][A-Za-z0-9_-]{0,62}"
-)
-GENERATION_JOB_ARN = re.compile(
-    r"arn:aws[-a-z]*:cleanrooms-ml:(?P<region>[-a-z0-9]+):(?P<account>[0-9]{12}):audience-generation-job/[-a-zA-Z0-9_/.]+"
-)
+from .._assets import load_lambda_module
+from .._contract import AUDIENCE_EXPORT, DATA_DELETION
+
+# The ARN shapes the Validate functions accept: lambda/jobkit/arns.py, loaded from the shipped code.
+_ARNS = load_lambda_module("jobkit/arns.py")
+DATASET_GROUP_ARN = _ARNS.DATASET_GROUP_ARN
+GENERATION_JOB_ARN = _ARNS.GENERATION_JOB_ARN
 #: Personalize's job name (CreateDataDeletionJob ``jobName``).
 JOB_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9\-_]{0,62}")
 #: Step Functions execution names: 1-80 characters, no whitespace, brackets, wildcards, punctuation or controls.
@@ -64,8 +64,7 @@ def parse_tags(values: Sequence[str]) -> tuple[list[dict[str, str]], list[str]]:
 def deletion_problems(dataset_group_arn: str, job_name: Optional[str], execution: Optional[str]) -> list[str]:
     problems = []
     if not DATASET_GROUP_ARN.fullmatch(dataset_group_arn):
-        problems.append("--dataset-group-arn must be a dataset group ARN: "
-                        "arn:aws:personalize:REGION:ACCOUNT:dataset-group/NAME")
+        problems.append(f"--dataset-group-arn must be a dataset group ARN: {_ARNS.DATASET_GROUP_FORM}")
     if job_name is not None and not JOB_NAME.fullmatch(job_name):
         problems.append("--job-name must be 1-63 letters, digits, '-' or '_', starting with a letter or digit")
     if execution is not None and not EXECUTION_NAME.fullmatch(execution):
@@ -87,8 +86,8 @@ def export_problems(arn: str, size_type: str, size: int, name: Optional[str], de
                     execution: Optional[str]) -> list[str]:
     problems = []
     if not GENERATION_JOB_ARN.fullmatch(arn):
-        problems.append("--audience-generation-job-arn must be an audience generation job ARN: "
-                        "arn:aws:cleanrooms-ml:REGION:ACCOUNT:audience-generation-job/ID")
+        problems.append(f"--audience-generation-job-arn must be an audience generation job ARN: "
+                        f"{_ARNS.GENERATION_JOB_FORM}")
     if size_type not in SIZE_TYPES:
         problems.append(f"--size-type must be one of {', '.join(SIZE_TYPES)}")
     elif size_type == "PERCENTAGE" and not 1 <= size <= 100:
@@ -115,10 +114,10 @@ def export_input(arn: str, size_type: str, size: int, name: Optional[str] = None
 
 
 def workflow_of(execution_input: Any) -> Optional[str]:
-    """``deletion`` or ``export`` from an execution's input, or None."""
+    """``data-deletion`` or ``audience-export`` from an execution's input, or None."""
     if isinstance(execution_input, dict):
         if "datasetGroupArn" in execution_input or "dataLocation" in execution_input:
-            return "deletion"
+            return DATA_DELETION
         if "audienceGenerationJobArn" in execution_input or "audienceSize" in execution_input:
-            return "export"
+            return AUDIENCE_EXPORT
     return None

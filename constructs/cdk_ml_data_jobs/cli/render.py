@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 from rich.console import Console
 from rich.text import Text
 
+from .._contract import AUDIENCE_EXPORT, DATA_DELETION
 from .aws import ExecutionView, Target
 from .csvcheck import CsvCheck
 from .exitcodes import CliError
@@ -56,8 +57,8 @@ STATUS_HINTS = {
 }
 #: Output fields shown first, per workflow.
 FIRST_FIELDS = {
-    "deletion": ["numDeleted", "status", "dataDeletionJobArn", "jobName", "datasetGroupArn", "dataLocation"],
-    "export": ["outputLocation", "status", "name", "audienceGenerationJobArn", "audienceSize.type",
+    DATA_DELETION: ["numDeleted", "status", "dataDeletionJobArn", "jobName", "datasetGroupArn", "dataLocation"],
+    AUDIENCE_EXPORT: ["outputLocation", "status", "name", "audienceGenerationJobArn", "audienceSize.type",
                "audienceSize.value", "sizeCheck"],
     None: [],
 }
@@ -153,7 +154,7 @@ class Reporter:
         if view.status == "SUCCEEDED":
             self.out.print(Text.assemble((view.status, STYLES[view.status]), f" in {took}", _summary(view)))
             _print_fields(self.out, _flatten(view.output), FIRST_FIELDS.get(view.workflow, []))
-            if view.workflow == "deletion":
+            if view.workflow == DATA_DELETION:
                 self.out.print(Text("After a deletion, AWS recommends training a new solution version and updating "
                                     "campaigns.", style="dim"))
             return
@@ -225,9 +226,9 @@ class Reporter:
 
 def _summary(view: ExecutionView) -> str:
     out = view.output if isinstance(view.output, dict) else {}
-    if view.workflow == "deletion" and "numDeleted" in out:
+    if view.workflow == DATA_DELETION and "numDeleted" in out:
         return f": Personalize deleted {out['numDeleted']} record{'s' if out['numDeleted'] != 1 else ''}"
-    if view.workflow == "export" and out.get("outputLocation"):
+    if view.workflow == AUDIENCE_EXPORT and out.get("outputLocation"):
         return f": the segment is at {out['outputLocation']}"
     return ""
 

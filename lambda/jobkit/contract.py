@@ -1,0 +1,79 @@
+"""The names the constructs and the Lambda code must agree on, written once. Pure standard library.
+
+The handlers import this module as ``jobkit.contract``. The construct library
+and its CLI load this very file from the Lambda code they ship
+(``cdk_ml_data_jobs._contract``), so a name changed here changes on both sides
+of the boundary at once; ``tests/template/test_contract.py`` pins the
+synthesized templates to it (state names, phases, environment variables,
+event source, prefixes).
+"""
+
+from __future__ import annotations
+
+# --------------------------------------------------------------------------- workflows and their outcome events
+
+#: The workflows' names: the reporter's ``WORKFLOW`` variable, the outcome events' ``workflow``, the CLI's
+#: ``--workflow`` choices.
+DATA_DELETION = "data-deletion"
+AUDIENCE_EXPORT = "audience-export"
+WORKFLOWS = (DATA_DELETION, AUDIENCE_EXPORT)
+
+#: EventBridge source and detail types of the outcome events.
+EVENT_SOURCE = "cdk-ml-data-jobs"
+DETAIL_TYPES = {DATA_DELETION: "Data Deletion Finished", AUDIENCE_EXPORT: "Audience Export Finished"}
+
+#: Step Functions execution statuses the outcome reporter is invoked for.
+TERMINAL_STATUSES = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+
+# --------------------------------------------------------------------------- the job state machine
+
+#: State names that code outside the definition relies on (the reporter and the CLI read the Validate
+#: step's result from the history; operators see these names in the console).
+STATE_VALIDATE = "Validate"
+STATE_LAUNCH = "Launch"
+STATE_WAIT = "WaitForJob"
+STATE_CHECK = "CheckJob"
+STATE_DECIDE = "Decide"
+
+#: The tracker's ``phase``: the launch and poll functions set it, the Decide state branches on it.
+PHASE_RUNNING = "RUNNING"
+PHASE_SUCCEEDED = "SUCCEEDED"
+PHASE_STOPPED = "STOPPED"
+
+# --------------------------------------------------------------------------- S3 layout
+
+DEFAULT_DELETION_PREFIX = "deletions/"
+DEFAULT_AUDIT_PREFIX = "audit/"
+
+# --------------------------------------------------------------------------- environment variables
+
+
+class Env:
+    """Environment variables the constructs set and the handlers read (each function gets only its own)."""
+
+    # polling (launch and poll functions of both workflows)
+    POLL_MIN_WAIT_SECONDS = "POLL_MIN_WAIT_SECONDS"
+    POLL_MAX_WAIT_SECONDS = "POLL_MAX_WAIT_SECONDS"
+    POLL_GROWTH = "POLL_GROWTH"
+    JOB_TIMEOUT_SECONDS = "JOB_TIMEOUT_SECONDS"
+    # data deletion
+    DATA_BUCKET = "DATA_BUCKET"
+    DELETION_PREFIX = "DELETION_PREFIX"
+    ALLOWED_DATASET_GROUP_ARNS = "ALLOWED_DATASET_GROUP_ARNS"
+    TAGS_ALLOWED = "TAGS_ALLOWED"
+    DATA_ACCESS_ROLE_ARN = "DATA_ACCESS_ROLE_ARN"
+    # audience export
+    ALLOWED_GENERATION_JOB_ARNS = "ALLOWED_GENERATION_JOB_ARNS"
+    NOT_LISTED_GRACE_SECONDS = "NOT_LISTED_GRACE_SECONDS"
+    # outcome reporter
+    WORKFLOW = "WORKFLOW"
+    TOPIC_ARN = "TOPIC_ARN"
+    AUDIT_BUCKET = "AUDIT_BUCKET"
+    AUDIT_PREFIX = "AUDIT_PREFIX"
+    # upload trigger
+    UPLOAD_TRIGGERS = "UPLOAD_TRIGGERS"
+    STATE_MACHINE_ARN = "STATE_MACHINE_ARN"
+
+
+#: ``TAGS_ALLOWED`` values.
+TRUE, FALSE = "true", "false"

@@ -50,7 +50,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     tags = data.get("tags")
     if tags is not None:
         problems += model_rules.problems(model_rules.member_shape(personalize, OPERATION, "tags"), tags, "tags")
-        if tags and os.environ.get(Env.TAGS_ALLOWED) == FALSE:
+        if tags and os.environ[Env.TAGS_ALLOWED] == FALSE:
             problems.append("tags are not allowed by this workflow (it was deployed with allow_tags=False)")
 
     bucket = key = None
@@ -83,7 +83,7 @@ def _dataset_group_problems(arn: str) -> list[str]:
     region = os.environ.get("AWS_REGION")
     if region and match["region"] != region:
         problems.append(f"datasetGroupArn is in Region {match['region']}; this workflow runs in {region}")
-    allowed = json.loads(os.environ.get(Env.ALLOWED_DATASET_GROUP_ARNS, '["*"]'))
+    allowed = json.loads(os.environ[Env.ALLOWED_DATASET_GROUP_ARNS])
     if not any(fnmatch.fnmatchcase(arn, pattern) for pattern in allowed):
         problems.append("datasetGroupArn is not one of the dataset groups this workflow may delete from")
     return problems

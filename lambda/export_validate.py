@@ -81,7 +81,7 @@ def _arn_problems(arn: str) -> list[str]:
     region = os.environ.get("AWS_REGION")
     if region and match["region"] != region:
         problems.append(f"audienceGenerationJobArn is in Region {match['region']}; this workflow runs in {region}")
-    allowed = json.loads(os.environ.get(Env.ALLOWED_GENERATION_JOB_ARNS, '["*"]'))
+    allowed = json.loads(os.environ[Env.ALLOWED_GENERATION_JOB_ARNS])
     if not any(fnmatch.fnmatchcase(arn, pattern) for pattern in allowed):
         problems.append("audienceGenerationJobArn is not one of the generation jobs this workflow may export")
     return problems

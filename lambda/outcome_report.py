@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 import outcome_summary
 from jobkit import clients
-from jobkit.contract import DETAIL_TYPES, EVENT_SOURCE, STATE_VALIDATE, Env
+from jobkit.contract import DEFAULT_AUDIT_PREFIX, DETAIL_TYPES, EVENT_SOURCE, STATE_VALIDATE, Env
 from jobkit.errors import service_error
 
 
@@ -46,7 +46,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     bucket = os.environ.get(Env.AUDIT_BUCKET)
     key = None
     if bucket:
-        key = outcome_summary.audit_key(os.environ[Env.AUDIT_PREFIX], summary)
+        key = outcome_summary.audit_key(os.environ.get(Env.AUDIT_PREFIX, DEFAULT_AUDIT_PREFIX), summary)
         clients.client("s3").put_object(Bucket=bucket, Key=key, Body=body.encode("utf-8"),
                                         ContentType="application/json")
     return {"executionArn": execution_arn, "status": summary["status"], "auditKey": key, "notified": bool(topic)}

@@ -7,7 +7,6 @@ listing every problem found, before any job exists.
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import os
 import re
@@ -76,17 +75,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def _dataset_group_problems(arn: str) -> list[str]:
-    match = arns.DATASET_GROUP_ARN.fullmatch(arn)
-    if not match:
-        return [f"datasetGroupArn must be a dataset group ARN: {arns.DATASET_GROUP_FORM}"]
-    problems = []
-    region = os.environ.get("AWS_REGION")
-    if region and match["region"] != region:
-        problems.append(f"datasetGroupArn is in Region {match['region']}; this workflow runs in {region}")
-    allowed = json.loads(os.environ[Env.ALLOWED_DATASET_GROUP_ARNS])
-    if not any(fnmatch.fnmatchcase(arn, pattern) for pattern in allowed):
-        problems.append("datasetGroupArn is not one of the dataset groups this workflow may delete from")
-    return problems
+    return arns.problems("datasetGroupArn", arn, arns.DATASET_GROUP_ARN, arns.DATASET_GROUP,
+                         region=os.environ.get("AWS_REGION"),
+                         allowed=json.loads(os.environ[Env.ALLOWED_DATASET_GROUP_ARNS]),
+                         allowed_as="the dataset groups this workflow may delete from")
 
 
 def _location(location: str) -> tuple[str | None, str | None, list[str]]:

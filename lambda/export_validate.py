@@ -11,7 +11,6 @@ Event: ``{"input": <execution input>, "executionName": <name>}``.
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import os
 from typing import Any
@@ -73,18 +72,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def _arn_problems(arn: str) -> list[str]:
-    match = arns.GENERATION_JOB_ARN.fullmatch(arn)
-    if not match:
-        return ["audienceGenerationJobArn must be an audience generation job ARN: "
-                f"{arns.GENERATION_JOB_FORM}"]
-    problems = []
-    region = os.environ.get("AWS_REGION")
-    if region and match["region"] != region:
-        problems.append(f"audienceGenerationJobArn is in Region {match['region']}; this workflow runs in {region}")
-    allowed = json.loads(os.environ[Env.ALLOWED_GENERATION_JOB_ARNS])
-    if not any(fnmatch.fnmatchcase(arn, pattern) for pattern in allowed):
-        problems.append("audienceGenerationJobArn is not one of the generation jobs this workflow may export")
-    return problems
+    return arns.problems("audienceGenerationJobArn", arn, arns.GENERATION_JOB_ARN, arns.GENERATION_JOB,
+                         region=os.environ.get("AWS_REGION"),
+                         allowed=json.loads(os.environ[Env.ALLOWED_GENERATION_JOB_ARNS]),
+                         allowed_as="the generation jobs this workflow may export")
 
 
 def _generation_job(api: Any, arn: str) -> dict[str, Any]:

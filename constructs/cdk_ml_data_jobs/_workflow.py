@@ -1,4 +1,4 @@
-"""What the two workflow constructs share: polling settings, prop rules, operations, grants."""
+"""What the two workflow constructs share: polling settings, prop rules, the machinery, operations, grants."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from typing import Optional, Sequence
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
@@ -16,6 +18,7 @@ from constructs import Construct
 from ._contract import DEFAULT_AUDIT_PREFIX, Env
 from .function_options import FunctionOptions
 from .job_outcome_reporter import JobOutcomeReporter
+from .job_state_machine import JobStateMachine, TransientRetry
 from .notification_topic import NotificationTopic
 from .workflow_alarms import WorkflowAlarms
 
@@ -79,45 +82,54 @@ def not_empty(name: str, value: Optional[Sequence[str]], default: str = "for the
     return [f"{name} must not be empty (omit it {default})"] if value is not None and len(value) == 0 else []
 
 
-@dataclass
-class Operations:
-    """What a workflow adds for operating it: a topic, an outcome reporter, alarms."""
+class JobWorkflow(Construct):
+    """What both workflow constructs are: three functions, the shared job state machine, operations, grants.
 
-    topic: Optional[sns.ITopic]
-    reporter: Optional[JobOutcomeReporter]
-    alarms: list[cloudwatch.Alarm]
+    A subclass creates its functions (``validate_function``, ``launch_function``,
+    ``poll_function``) and their policies, then calls :meth:`_follow_jobs`.
+    """
 
+    validate_function: lambda_.Function
+    launch_function: lambda_.Function
+    poll_function: lambda_.Function
 
-def add_operations(
-    scope: Construct,
-    *,
-    state_machine: sfn.StateMachine,
-    workflow: str,
-    topic: Optional[sns.ITopic],
-    create_topic: bool,
-    create_outcome_reporter: bool,
-    create_alarms: bool,
-    function_options: Optional[FunctionOptions],
-    audit_bucket: Optional[s3.IBucket] = None,
-    audit_prefix: str = DEFAULT_AUDIT_PREFIX,
-) -> Operations:
-    """The topic (given or created), the outcome reporter and the alarms a workflow's props ask for."""
-    if create_topic:
-        topic = NotificationTopic(scope, "Notifications").topic
-    reporter = None
-    if create_outcome_reporter:
-        reporter = JobOutcomeReporter(
-            scope, "Outcomes", state_machine=state_machine, workflow=workflow, topic=topic,
-            audit_bucket=audit_bucket, audit_prefix=audit_prefix, function_options=function_options,
+    def _follow_jobs(
+        self,
+        *,
+        workflow: str,
+        comment: str,
+        explained_errors: Sequence[str],
+        transient_retry: TransientRetry,
+        timeout: Duration,
+        function_options: Optional[FunctionOptions],
+        topic: Optional[sns.ITopic],
+        create_topic: bool,
+        create_outcome_reporter: bool,
+        create_alarms: bool,
+        audit_bucket: Optional[s3.IBucket] = None,
+        audit_prefix: str = DEFAULT_AUDIT_PREFIX,
+    ) -> None:
+        """The state machine over the three functions, then the topic (given or created), the outcome reporter and
+        the alarms the props ask for."""
+        machine = JobStateMachine(
+            self, "Workflow", comment=comment, validate_function=self.validate_function,
+            launch_function=self.launch_function, poll_function=self.poll_function,
+            explained_errors=explained_errors, transient_retry=transient_retry, timeout=timeout,
+            function_options=function_options,
         )
-    watch = WorkflowAlarms(scope, "Alarms", state_machine=state_machine, topic=topic) if create_alarms else None
-    return Operations(topic, reporter, watch.alarms if watch else [])
-
-
-class WorkflowGrants:
-    """The grants both workflows offer (mixed into the workflow constructs)."""
-
-    state_machine: sfn.StateMachine
+        self.state_machine: sfn.StateMachine = machine.state_machine
+        self.log_group: logs.LogGroup = machine.log_group
+        if create_topic:
+            topic = NotificationTopic(self, "Notifications").topic
+        self.topic: Optional[sns.ITopic] = topic
+        self.outcome_reporter: Optional[JobOutcomeReporter] = None
+        if create_outcome_reporter:
+            self.outcome_reporter = JobOutcomeReporter(
+                self, "Outcomes", state_machine=self.state_machine, workflow=workflow, topic=topic,
+                audit_bucket=audit_bucket, audit_prefix=audit_prefix, function_options=function_options,
+            )
+        self.alarms: list[cloudwatch.Alarm] = (
+            WorkflowAlarms(self, "Alarms", state_machine=self.state_machine, topic=topic).alarms if create_alarms else [])
 
     def grant_start_execution(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` start executions of this workflow."""

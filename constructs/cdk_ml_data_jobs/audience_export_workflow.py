@@ -5,22 +5,18 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 from aws_cdk import Duration, Stack
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from ._contract import AUDIENCE_EXPORT, Env
 from ._iam import attach_policy
-from ._workflow import Polling, WorkflowGrants, add_operations, common_problems, json_list, not_empty
+from ._workflow import JobWorkflow, Polling, common_problems, json_list, not_empty
 from .errors import PropsError
 from .function_options import FunctionOptions
 from .job_function import JobFunction
-from .job_outcome_reporter import JobOutcomeReporter
-from .job_state_machine import JobStateMachine, TransientRetry
+from .job_state_machine import TransientRetry
 
 #: Clean Rooms ML errors retried with back-off; the quota error (HTTP 402) clears as other exports finish.
 TRANSIENT_ERRORS = ("ThrottlingException", "InternalServiceException", "ServiceQuotaExceededException")
@@ -41,7 +37,7 @@ EXPLAINED_ERRORS = (
 IAM_PREFIX = "cleanrooms-ml"
 
 
-class AudienceExportWorkflow(WorkflowGrants, Construct):
+class AudienceExportWorkflow(JobWorkflow):
     """A Step Functions workflow that exports a Clean Rooms ML audience segment and follows it to ACTIVE.
 
     Execution input: ``{"audienceGenerationJobArn", "audienceSize": {"type", "value"},
@@ -126,30 +122,16 @@ class AudienceExportWorkflow(WorkflowGrants, Construct):
         scope_arns = _Scope(Stack.of(self), audience_generation_job_arns, configured_audience_model_arns)
         self._create_functions(polling, not_listed_grace, scope_arns, function_options)
         self._grant_functions(scope_arns)
-        machine = JobStateMachine(
-            self,
-            "Workflow",
+        self._follow_jobs(
+            workflow=AUDIENCE_EXPORT,
             comment="cdk-ml-data-jobs: AWS Clean Rooms ML audience export (validate, start, adaptive polling)",
-            validate_function=self.validate_function,
-            launch_function=self.launch_function,
-            poll_function=self.poll_function,
             explained_errors=EXPLAINED_ERRORS,
             transient_retry=TransientRetry(errors=TRANSIENT_ERRORS, max_attempts=retry_max_attempts,
                                            max_delay=retry_max_delay),
             timeout=polling.state_machine_timeout(Duration.hours(4)),
-            function_options=function_options,
-        )
-        self.state_machine: sfn.StateMachine = machine.state_machine
-        self.log_group: logs.LogGroup = machine.log_group
-
-        operations = add_operations(
-            self, state_machine=self.state_machine, workflow=AUDIENCE_EXPORT, topic=topic, create_topic=create_topic,
+            function_options=function_options, topic=topic, create_topic=create_topic,
             create_outcome_reporter=create_outcome_reporter, create_alarms=create_alarms,
-            function_options=function_options,
         )
-        self.topic: Optional[sns.ITopic] = operations.topic
-        self.outcome_reporter: Optional[JobOutcomeReporter] = operations.reporter
-        self.alarms: list[cloudwatch.Alarm] = operations.alarms
 
     # ---- the steps of the constructor ---------------------------------------------------------
 

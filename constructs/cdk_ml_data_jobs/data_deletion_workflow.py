@@ -5,25 +5,21 @@ from __future__ import annotations
 from typing import Mapping, Optional, Sequence
 
 from aws_cdk import Duration, Stack
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from ._contract import DATA_DELETION, DEFAULT_AUDIT_PREFIX, DEFAULT_DELETION_PREFIX, FALSE, TRUE, Env
 from ._iam import attach_policy
-from ._workflow import Polling, WorkflowGrants, add_operations, common_problems, json_list, not_empty
+from ._workflow import JobWorkflow, Polling, common_problems, json_list, not_empty
 from .deletion_upload_trigger import DeletionUploadTrigger
 from .errors import PropsError
 from .function_options import FunctionOptions
 from .job_data_bucket import JobDataBucket, validate_prefix
 from .job_function import JobFunction
-from .job_outcome_reporter import JobOutcomeReporter
-from .job_state_machine import JobStateMachine, TransientRetry
+from .job_state_machine import TransientRetry
 from .personalize_data_access_role import PersonalizeDataAccessRole
 
 #: Errors retried with back-off: Personalize's rate limits and 5-pending-jobs quota, a busy dataset
@@ -46,7 +42,7 @@ EXPLAINED_ERRORS = (
 )
 
 
-class DataDeletionWorkflow(WorkflowGrants, Construct):
+class DataDeletionWorkflow(JobWorkflow):
     """A Step Functions workflow that runs a Personalize data deletion job to its end.
 
     Execution input: ``{"datasetGroupArn", "dataLocation", "jobName"?, "tags"?}``;
@@ -160,30 +156,17 @@ class DataDeletionWorkflow(WorkflowGrants, Construct):
         scope_arns = _Scope(Stack.of(self), dataset_group_arns)
         self._create_functions(polling, scope_arns, allow_tags, function_options)
         self._grant_functions(scope_arns, allow_tags)
-        machine = JobStateMachine(
-            self,
-            "Workflow",
+        self._follow_jobs(
+            workflow=DATA_DELETION,
             comment="cdk-ml-data-jobs: Amazon Personalize data deletion (validate, launch, adaptive polling)",
-            validate_function=self.validate_function,
-            launch_function=self.launch_function,
-            poll_function=self.poll_function,
             explained_errors=EXPLAINED_ERRORS,
             transient_retry=TransientRetry(errors=TRANSIENT_ERRORS, max_attempts=retry_max_attempts,
                                            max_delay=retry_max_delay),
             timeout=polling.state_machine_timeout(Duration.hours(1)),
-            function_options=function_options,
-        )
-        self.state_machine: sfn.StateMachine = machine.state_machine
-        self.log_group: logs.LogGroup = machine.log_group
-
-        operations = add_operations(
-            self, state_machine=self.state_machine, workflow=DATA_DELETION, topic=topic, create_topic=create_topic,
+            function_options=function_options, topic=topic, create_topic=create_topic,
             create_outcome_reporter=create_outcome_reporter, create_alarms=create_alarms,
-            function_options=function_options, audit_bucket=bucket, audit_prefix=audit_prefix,
+            audit_bucket=bucket, audit_prefix=audit_prefix,
         )
-        self.topic: Optional[sns.ITopic] = operations.topic
-        self.outcome_reporter: Optional[JobOutcomeReporter] = operations.reporter
-        self.alarms: list[cloudwatch.Alarm] = operations.alarms
         self.upload_trigger: Optional[DeletionUploadTrigger] = None
         if upload_triggers:
             self.upload_trigger = DeletionUploadTrigger(

@@ -64,7 +64,7 @@ def parse_tags(values: Sequence[str]) -> tuple[list[dict[str, str]], list[str]]:
 def deletion_problems(dataset_group_arn: str, job_name: Optional[str], execution: Optional[str]) -> list[str]:
     problems = []
     if not DATASET_GROUP_ARN.fullmatch(dataset_group_arn):
-        problems.append(f"--dataset-group-arn must be a dataset group ARN: {_ARNS.DATASET_GROUP_FORM}")
+        problems.append(f"--dataset-group-arn must be {_ARNS.DATASET_GROUP}")
     if job_name is not None and not JOB_NAME.fullmatch(job_name):
         problems.append("--job-name must be 1-63 letters, digits, '-' or '_', starting with a letter or digit")
     if execution is not None and not EXECUTION_NAME.fullmatch(execution):
@@ -86,8 +86,7 @@ def export_problems(arn: str, size_type: str, size: int, name: Optional[str], de
                     execution: Optional[str]) -> list[str]:
     problems = []
     if not GENERATION_JOB_ARN.fullmatch(arn):
-        problems.append(f"--audience-generation-job-arn must be an audience generation job ARN: "
-                        f"{_ARNS.GENERATION_JOB_FORM}")
+        problems.append(f"--audience-generation-job-arn must be {_ARNS.GENERATION_JOB}")
     if size_type not in SIZE_TYPES:
         problems.append(f"--size-type must be one of {', '.join(SIZE_TYPES)}")
     elif size_type == "PERCENTAGE" and not 1 <= size <= 100:

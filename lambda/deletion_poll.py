@@ -48,16 +48,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if status == "FAILED":
         return tracker.stopped(job, status, "DataDeletionJobFailed",
                                {**summary, "failureReason": described.get("failureReason", "")})
-    if status not in RUNNING:
-        return tracker.stopped(job, status, "DataDeletionJobUnexpectedStatus", {
-            **summary,
-            "message": f"Personalize reported status {status!r}; expected one of PENDING, IN_PROGRESS, "
-                       "COMPLETED, FAILED. The workflow stopped following the job instead of guessing.",
-        })
-    if settings.timed_out(age):
-        return tracker.stopped(job, status, "DataDeletionJobTimedOut", {
-            **summary,
-            "message": f"The job is still {status} after {int(age)} s (job timeout {settings.job_timeout} s). "
-                       "Personalize keeps working on it: follow it with DescribeDataDeletionJob.",
-        })
-    return tracker.running(job, status, settings.wait_for(age))
+    return tracker.follow(job, status, age, settings, summary, running_statuses=RUNNING, unexpected=(
+        "DataDeletionJobUnexpectedStatus",
+        "Personalize reported status {status!r}; expected one of PENDING, IN_PROGRESS, COMPLETED, FAILED. "
+        "The workflow stopped following the job instead of guessing.",
+    ), timed_out=(
+        "DataDeletionJobTimedOut",
+        "The job is still {status} after {age} s (job timeout {timeout} s). Personalize keeps working on it: "
+        "follow it with DescribeDataDeletionJob.",
+    ))

@@ -56,18 +56,14 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return tracker.stopped(job, status, "AudienceExportJobFailed", {
             **summary, "statusCode": details.get("statusCode"), "message": details.get("message"),
         })
-    if status not in RUNNING:
-        return tracker.stopped(job, status, "AudienceExportJobUnexpectedStatus", {
-            **summary,
-            "message": f"Clean Rooms ML reported status {status!r}; expected CREATE_PENDING, CREATE_IN_PROGRESS, "
-                       "ACTIVE or CREATE_FAILED. The workflow stopped following the export instead of guessing.",
-        })
-    if settings.timed_out(age):
-        return tracker.stopped(job, status, "AudienceExportJobTimedOut", {
-            **summary,
-            "message": f"The export is still {status} after {int(age)} s (job timeout {settings.job_timeout} s).",
-        })
-    return tracker.running(job, status, settings.wait_for(age))
+    return tracker.follow(job, status, age, settings, summary, running_statuses=RUNNING, unexpected=(
+        "AudienceExportJobUnexpectedStatus",
+        "Clean Rooms ML reported status {status!r}; expected CREATE_PENDING, CREATE_IN_PROGRESS, ACTIVE or "
+        "CREATE_FAILED. The workflow stopped following the export instead of guessing.",
+    ), timed_out=(
+        "AudienceExportJobTimedOut",
+        "The export is still {status} after {age} s (job timeout {timeout} s).",
+    ))
 
 
 def _identity(job: dict[str, Any]) -> dict[str, Any]:

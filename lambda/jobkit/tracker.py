@@ -74,3 +74,21 @@ def stopped(job: dict[str, Any], status: str, error: str, cause: dict[str, Any])
         "error": error,
         "cause": json.dumps(cause, separators=(",", ":"), sort_keys=True),
     }
+
+
+def follow(job: dict[str, Any], status: str, age_seconds: float, settings: PollSettings, summary: dict[str, Any], *,
+           running_statuses: tuple[str, ...], unexpected: tuple[str, str], timed_out: tuple[str, str]) -> dict[str, Any]:
+    """What every poll does with a job that has neither succeeded nor failed.
+
+    A status outside ``running_statuses`` stops the execution with
+    ``unexpected`` (error name, message) instead of looping on a status nobody
+    knows; a job still running ``job_timeout`` after its creation stops with
+    ``timed_out``; otherwise the execution waits and polls again. Messages may
+    use ``{status}``, ``{age}`` (seconds) and ``{timeout}`` (seconds).
+    """
+    values = {"status": status, "age": int(age_seconds), "timeout": settings.job_timeout}
+    for (error, message), stops in ((unexpected, status not in running_statuses),
+                                    (timed_out, settings.timed_out(age_seconds))):
+        if stops:
+            return stopped(job, status, error, {**summary, "message": message.format(**values)})
+    return running(job, status, settings.wait_for(age_seconds))

@@ -109,7 +109,10 @@ def normalise(transcript: str) -> str:
 def turnstile(local, monkeypatch) -> Any:
     from cdk_ml_data_jobs.cli import aws, follow
 
-    gate = Turnstile(local._invoke, lambda arn: local.sfn.describe_execution(executionArn=arn)["status"] != "RUNNING")
+    def ended(arn: str) -> bool:
+        return local.sfn.describe_execution(executionArn=arn)["status"] != "RUNNING"
+
+    gate = Turnstile(local._invoke, ended)
     monkeypatch.setattr(local, "_invoke", gate.invoke)
     monkeypatch.setattr(aws.Aws, "execution", gate.settled(aws.Aws.execution))
     monkeypatch.setattr(follow, "sleep", gate.sleep)

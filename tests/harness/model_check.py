@@ -289,12 +289,14 @@ def python_pattern(java: str) -> re.Pattern[str]:
 _NUMBERS = {"integer": (int,), "long": (int,), "float": (int, float), "double": (int, float)}
 
 
-def _sized(meta: dict[str, Any], size: int, label: str, unit: str) -> list[str]:
+def _bounds(meta: dict[str, Any], measured: float, label: str, unit: str = "") -> list[str]:
+    """The shape's ``min``/``max`` against a length in ``unit``s, or against the number itself (no unit)."""
+    verb, suffix, has = ("have", f" {unit}", f" (has {measured})") if unit else ("be", "", "")
     found = []
-    if "min" in meta and size < meta["min"]:
-        found.append(f"{label} must have at least {meta['min']} {unit}")
-    if "max" in meta and size > meta["max"]:
-        found.append(f"{label} must have at most {meta['max']} {unit} (has {size})")
+    if "min" in meta and measured < meta["min"]:
+        found.append(f"{label} must {verb} at least {meta['min']}{suffix}")
+    if "max" in meta and measured > meta["max"]:
+        found.append(f"{label} must {verb} at most {meta['max']}{suffix}{has}")
     return found
 
 
@@ -306,21 +308,21 @@ def problems(shape: Shape, value: Any, label: str) -> list[str]:
     if kind == "list":
         if not isinstance(value, (list, tuple)):
             return [f"{label} must be a list"]
-        found = _sized(meta, len(value), label, "items")
+        found = _bounds(meta, len(value), label, "items")
         for index, item in enumerate(value):
             found += problems(shape.member, item, f"{label}[{index}]")
         return found
     if kind == "map":
         if not isinstance(value, dict):
             return [f"{label} must be a map"]
-        found = _sized(meta, len(value), label, "entries")
+        found = _bounds(meta, len(value), label, "entries")
         for key, item in value.items():
             found += problems(shape.key, key, f"{label} key") + problems(shape.value, item, f"{label}[]")
         return found
     if kind == "string":
         if not isinstance(value, str):
             return [f"{label} must be a string"]
-        found = _sized(meta, len(value), label, "characters")
+        found = _bounds(meta, len(value), label, "characters")
         if shape.enum and value not in shape.enum:
             found.append(f"{label} must be one of {', '.join(shape.enum)}")
         if "pattern" in meta and not python_pattern(meta["pattern"]).fullmatch(value):
@@ -329,12 +331,7 @@ def problems(shape: Shape, value: Any, label: str) -> list[str]:
     if kind in _NUMBERS:
         if isinstance(value, bool) or not isinstance(value, _NUMBERS[kind]):
             return [f"{label} must be a number of type {kind}"]
-        found = []
-        if "min" in meta and value < meta["min"]:
-            found.append(f"{label} must be at least {meta['min']}")
-        if "max" in meta and value > meta["max"]:
-            found.append(f"{label} must be at most {meta['max']}")
-        return found
+        return _bounds(meta, value, label)
     if kind == "boolean":
         return [] if isinstance(value, bool) else [f"{label} must be a boolean"]
     if kind == "timestamp":
@@ -342,7 +339,7 @@ def problems(shape: Shape, value: Any, label: str) -> list[str]:
         return [] if number or isinstance(value, (datetime, date, str)) else [f"{label} must be a timestamp"]
     if kind == "blob":
         if isinstance(value, (bytes, bytearray, str)):
-            return _sized(meta, len(value), label, "bytes")
+            return _bounds(meta, len(value), label, "bytes")
         return [] if hasattr(value, "read") else [f"{label} must be bytes"]
     raise UncheckableShape(f"{label}: shape {shape.name} of type {kind!r} is not checked by this module")
 

@@ -156,7 +156,7 @@ def test_the_readme_shows_the_committed_transcript():
      "  <hh:mm:ss>  RUNNING  step Validate\nSUCCEEDED in <duration>: Personalize deleted 17 records\n"),
     ("FAILED after 1 min 05 s\n  creationDateTime     2026-11-23T01:35:16Z\n",
      "FAILED after <duration>\n  creationDateTime     <timestamp>\n"),
-    ("  numDeleted           17\n  inputData.bytes      77\n", "  numDeleted           17\n  inputData.bytes      77\n"),
+    ("  numDeleted           17\n  inputData.bytes      77\n",) * 2,
 ])
 def test_normalise_replaces_only_what_changes_between_runs(raw, expected):
     assert normalise(raw) == expected

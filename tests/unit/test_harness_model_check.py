@@ -261,14 +261,31 @@ def test_messages_never_quote_the_value(models):
 # ---- the unit tier and the fakes judge requests with it ----------------------------------------------------
 
 
-def test_the_unit_tiers_request_check_rejects_what_stubber_lets_through(assert_valid_request):
+@pytest.mark.parametrize("service, method, params, problem", [
+    ("personalize", "create_data_deletion_job", {**_good_deletion(), "jobName": "bad name!"},
+     "jobName must match the pattern"),
+    ("personalize", "create_data_deletion_job", {**_good_deletion(), "roleArn": "arn:aws:iam::١٢٣٤٥٦٧٨٩٠١٢:role/r"},
+     "roleArn must match the pattern"),
+    ("personalize", "create_data_deletion_job",
+     {**_good_deletion(), "dataSource": {"dataLocation": "s3://b/" + "a" * 260}}, "dataLocation must have at most 256"),
+    ("cleanroomsml", "start_audience_export_job",
+     {"name": "n", "audienceGenerationJobArn": GEN, "audienceSize": {"type": "HUGE", "value": 1}},
+     "audienceSize.type must be one of"),
+])
+def test_the_unit_tiers_request_check_rejects_what_stubber_lets_through(assert_valid_request, service, method,
+                                                                        params, problem):
     from tests.unit.conftest import make_client
 
-    personalize = make_client("personalize")
-    assert_valid_request(personalize, "create_data_deletion_job", _good_deletion())
-    with pytest.raises(AssertionError, match="roleArn must match the pattern"):
-        assert_valid_request(personalize, "create_data_deletion_job",
-                             {**_good_deletion(), "roleArn": "arn:aws:iam::١٢٣٤٥٦٧٨٩٠١٢:role/r"})
+    with pytest.raises(AssertionError, match=problem):
+        assert_valid_request(make_client(service), method, params)
+
+
+def test_the_unit_tiers_request_check_accepts_a_good_request_by_method_or_api_name(assert_valid_request):
+    from tests.unit.conftest import make_client
+
+    api = make_client("personalize")
+    assert_valid_request(api, "create_data_deletion_job", _good_deletion())
+    assert_valid_request(api, "CreateDataDeletionJob", _good_deletion())
 
 
 @pytest.mark.parametrize("service, method, params, problem", [

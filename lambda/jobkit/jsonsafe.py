@@ -6,8 +6,7 @@ serialise them, and Step Functions should see ISO-8601 strings anyway.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
-from typing import Any
+from datetime import datetime, timezone
 
 
 def iso(value: datetime | None) -> str | None:
@@ -26,15 +25,3 @@ def parse_iso(text: str) -> datetime:
         parsed = parsed.replace(tzinfo=timezone.utc)
     return parsed
 
-
-def jsonable(value: Any) -> Any:
-    """Recursively convert datetimes to ISO text and drop ``ResponseMetadata``."""
-    if isinstance(value, datetime):
-        return iso(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items() if k != "ResponseMetadata"}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    return value

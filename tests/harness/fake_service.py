@@ -7,19 +7,21 @@ constraints botocore does not check (patterns, max lengths, enums, ranges),
 and answers with a real HTTP response that botocore's own protocol parser
 reads (timestamps become datetimes, errors become ClientErrors with the
 service's code and HTTP status). Every call is recorded.
+
+The requests are judged by the tests' own :mod:`.model_check` (never by the
+product's ``jobkit.model_rules``); every pattern of the operations a fake
+implements is translated when the fake is created, so one the checker cannot
+read fails the set-up instead of going unchecked.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from functools import lru_cache
 import re
-import sys
 import threading
+from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -29,27 +31,8 @@ from botocore.model import OperationModel, Shape
 from botocore.parsers import create_parser
 from botocore.awsrequest import HeadersDict
 
+from . import model_check
 from .clock import VirtualClock
-
-_LAMBDA_DIR = Path(__file__).resolve().parents[2] / "lambda"
-_MODEL_RULES_MODULE = "_harness_model_rules"
-_MODEL_RULES_LOCK = threading.Lock()
-
-
-def _model_rules():
-    """The project's own model checker (``lambda/jobkit/model_rules.py``, which imports only botocore),
-    loaded under a private module name: no sys.path change, and no ``jobkit`` in ``sys.modules``, so
-    the handlers' own ``jobkit`` is always the one from their code folder (or deployed package)."""
-    with _MODEL_RULES_LOCK:
-        module = sys.modules.get(_MODEL_RULES_MODULE)
-        if module is None:
-            path = _LAMBDA_DIR / "jobkit" / "model_rules.py"
-            spec = importlib.util.spec_from_file_location(_MODEL_RULES_MODULE, path)
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-            sys.modules[_MODEL_RULES_MODULE] = module
-        return module
-
 
 @lru_cache(maxsize=None)
 def _service_model(service: str) -> Any:
@@ -98,6 +81,7 @@ class FakeService:
         self.faults: dict[str, list[FaultPlan]] = {}
         self._lock = threading.RLock()
         self._routes = [self._route(name) for name in self.model.operation_names]
+        model_check.assert_translatable(self.model, [n for n in self.model.operation_names if hasattr(self, f"op_{n}")])
 
     # ---- scripting -------------------------------------------------------------------
     def fail_next(self, operation: str, code: str, message: str = "fault injected by the test",
@@ -135,8 +119,7 @@ class FakeService:
         with self._lock:
             call = Call(self.clock.now(), operation.name, params)
             self.calls.append(call)
-            problems = _model_rules().problems(operation.input_shape, params, operation.name) \
-                if operation.input_shape is not None else []
+            problems = model_check.request_problems(self.model, operation.name, params)
             if problems:
                 self.violations += problems
                 call.error = "ValidationException"

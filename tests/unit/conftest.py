@@ -10,8 +10,10 @@ Service calls
     emulated by moto, so each test queues the exact responses it expects on a
     botocore ``Stubber``. Stubber checks required members, types and unknown keys
     but not patterns, maximum lengths or enums, so every expected request is also
-    checked against the service model with the project's own
-    ``jobkit.model_rules.problems`` (:func:`assert_valid_request`).
+    checked against the service model with the tests' own checker
+    ``tests.harness.model_check`` (:func:`assert_valid_request`), which shares
+    nothing with the product's ``jobkit.model_rules`` and raises on a pattern it
+    cannot translate instead of skipping it.
     S3 (read by the deletion pre-flight) runs in moto's ``mock_aws``: one mock
     per test module, the bucket emptied before each test.
 
@@ -47,7 +49,7 @@ from botocore.stub import Stubber  # noqa: E402
 
 import jobkit.clients  # noqa: E402
 import jobkit.clock  # noqa: E402
-from jobkit import model_rules  # noqa: E402
+from tests.harness import model_check  # noqa: E402
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -96,9 +98,7 @@ def assert_valid_request(client: Any, operation: str, params: dict[str, Any]) ->
     patterns (full match), maximum lengths, enums and numeric ranges.
     """
     api_name = client.meta.method_to_api_mapping.get(operation, operation)
-    shape = client.meta.service_model.operation_model(api_name).input_shape
-    assert shape is not None, f"{api_name} has no input shape"
-    found = model_rules.problems(shape, params, api_name)
+    found = model_check.request_problems(client.meta.service_model, api_name, params)
     assert found == [], f"{api_name} request breaks the service model: {found}"
 
 

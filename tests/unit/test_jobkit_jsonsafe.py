@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from jobkit import clock
-from jobkit.jsonsafe import iso, jsonable, parse_iso
+from jobkit.jsonsafe import iso, parse_iso
 
 
 def test_iso_of_an_aware_utc_datetime_ends_in_z():
@@ -47,29 +46,6 @@ def test_parse_iso_accepts_offsets_and_naive_text():
     assert parse_iso("2026-11-23T09:00:00+02:00") == datetime(2026, 11, 23, 7, tzinfo=timezone.utc)
     naive = parse_iso("2026-11-23T07:00:00")
     assert naive.tzinfo is not None and naive == datetime(2026, 11, 23, 7, tzinfo=timezone.utc)
-
-
-def test_jsonable_converts_nested_datetimes_and_drops_response_metadata():
-    response = {
-        "ResponseMetadata": {"RequestId": "r-1", "HTTPStatusCode": 200},
-        "job": {
-            "created": datetime(2026, 11, 23, 7, 0, tzinfo=timezone.utc),
-            "history": [datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc), "text", 3],
-            "pair": (date(2026, 11, 23), None),
-            "nested": {"ResponseMetadata": {"x": 1}, "keep": True},
-        },
-    }
-    converted = jsonable(response)
-    assert converted == {
-        "job": {
-            "created": "2026-11-23T07:00:00Z",
-            "history": ["2026-11-23T08:00:00Z", "text", 3],
-            "pair": ["2026-11-23", None],
-            "nested": {"keep": True},
-        }
-    }
-    json.dumps(converted)  # serialisable
-    assert "ResponseMetadata" in response  # the input is not modified
 
 
 def test_clock_now_is_aware_utc_and_current():

@@ -241,22 +241,3 @@ def test_personalize_tags_breaking_the_pattern_are_reported(personalize, tag, fi
     assert len(found) == 1
     assert found[0].startswith(f"tags[0].{field} must match the pattern")
 
-
-# --- the tier's own request check (conftest.assert_valid_request) is not vacuous ----------------
-
-
-def test_assert_valid_request_catches_what_stubber_lets_through(assert_valid_request, personalize, cleanroomsml):
-    good = {"jobName": "erasure-1", "datasetGroupArn": "arn:aws:personalize:us-east-1:123456789012:dataset-group/g",
-            "dataSource": {"dataLocation": "s3://job-data-bucket/deletions/a.csv"},
-            "roleArn": "arn:aws:iam::123456789012:role/r"}
-    assert_valid_request(personalize, "create_data_deletion_job", good)
-    assert_valid_request(personalize, "CreateDataDeletionJob", good)
-    with pytest.raises(AssertionError, match="jobName must match the pattern"):
-        assert_valid_request(personalize, "create_data_deletion_job", {**good, "jobName": "bad name!"})
-    with pytest.raises(AssertionError, match="dataLocation must have at most 256"):
-        assert_valid_request(personalize, "create_data_deletion_job",
-                             {**good, "dataSource": {"dataLocation": "s3://b/" + "a" * 260}})
-    with pytest.raises(AssertionError, match="audienceSize.type must be one of"):
-        assert_valid_request(cleanroomsml, "start_audience_export_job",
-                             {"name": "n", "audienceGenerationJobArn": GEN_ARN,
-                              "audienceSize": {"type": "HUGE", "value": 1}})

@@ -7,7 +7,8 @@ import re
 import boto3
 import pytest
 
-from jobkit import model_rules, names
+from jobkit import names
+from tests.harness import model_check
 
 PERSONALIZE_JOB_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9\-_]*")
 
@@ -36,7 +37,7 @@ EXECUTION_NAMES = [
 def job_name_shape():
     api = boto3.client("personalize", region_name="us-east-1", aws_access_key_id="testing",
                        aws_secret_access_key="testing")
-    return model_rules.member_shape(api, "CreateDataDeletionJob", "jobName")
+    return model_check.member_shape(api.meta.service_model, "CreateDataDeletionJob", "jobName")
 
 
 @pytest.mark.parametrize("name", ["a", "deletion-2026-11-23", "0d3c59bb-2b9e-4ab4-9ee1-6ad1a0d9b7f1",
@@ -50,7 +51,7 @@ def test_personalize_job_name_always_fits_the_model(name, job_name_shape):
     job_name = names.personalize_job_name(name)
     assert 1 <= len(job_name) <= 63
     assert PERSONALIZE_JOB_NAME.fullmatch(job_name), job_name
-    assert model_rules.problems(job_name_shape, job_name, "jobName") == []
+    assert model_check.problems(job_name_shape, job_name, "jobName") == []
 
 
 @pytest.mark.parametrize("name", ["2026-11-23T07:00:00.000Z", "nightly.run:7", "user erasure batch 12"])

@@ -24,7 +24,6 @@ OUTPUT_BUCKET = "DataBucketName"
 OUTPUT_PREFIX = "DeletionPrefix"
 OUTPUT_DELETION = "DataDeletionStateMachineArn"
 OUTPUT_EXPORT = "AudienceExportStateMachineArn"
-OUTPUT_ROLE = "DataAccessRoleArn"
 
 #: Error codes meaning "what you named does not exist, is not valid or is taken": a usage/configuration error.
 _CONFIG_CODES = {

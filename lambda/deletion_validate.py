@@ -18,6 +18,9 @@ from jobkit import clients, model_rules, names, sdk
 from jobkit.errors import InvalidInput
 
 OPERATION = "CreateDataDeletionJob"
+#: What an execution input looks like, for the message rejecting one that is not an object.
+EXAMPLE = ('{"datasetGroupArn": "arn:aws:personalize:REGION:ACCOUNT:dataset-group/NAME", '
+           '"dataLocation": "s3://BUCKET/PREFIX/users.csv"}')
 FIELDS = ("datasetGroupArn", "dataLocation", "jobName", "tags")
 _DATASET_GROUP_ARN = re.compile(
     r"arn:aws[a-z-]*:personalize:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):dataset-group/[A-Za-z0-9][A-Za-z0-9_-]{0,62}"
@@ -28,10 +31,10 @@ _S3_URI = re.compile(r"s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     data = event.get("input")
     if not isinstance(data, dict):
-        raise InvalidInput("the execution input must be a JSON object")
+        raise InvalidInput(model_rules.object_problems(data, EXAMPLE))
     personalize = clients.model("personalize")  # only its constraints are needed, not a client
     clients.require_operations(personalize, sdk.DELETION_OPERATIONS, sdk.DELETION_MIN_BOTOCORE)
-    problems = [f"{key} is not a known field (known: {', '.join(FIELDS)})" for key in data if key not in FIELDS]
+    problems = model_rules.unknown_fields(data, FIELDS)
 
     group = data.get("datasetGroupArn")
     location = data.get("dataLocation")

@@ -18,6 +18,10 @@ class JobError(Exception):
     """Base class of every error the functions raise on purpose."""
 
 
+#: Problems listed in one InvalidInput message (an input can break a rule thousands of times).
+MAX_LISTED_PROBLEMS = 20
+
+
 class InvalidInput(JobError):
     """The execution input was rejected before any job was started."""
 
@@ -28,8 +32,12 @@ class InvalidInput(JobError):
         if len(self.problems) == 1:
             text = f"Input rejected: {self.problems[0]}"
         else:
-            listed = "; ".join(f"({i}) {p}" for i, p in enumerate(self.problems, 1))
+            shown = self.problems[:MAX_LISTED_PROBLEMS]
+            listed = "; ".join(f"({i}) {p}" for i, p in enumerate(shown, 1))
+            more = len(self.problems) - len(shown)
             text = f"Input rejected, {len(self.problems)} problems: {listed}"
+            if more:
+                text += f"; and {more} more of the same kinds"
         super().__init__(text)
 
 

@@ -39,6 +39,36 @@ def _compiled(pattern: str) -> re.Pattern[str] | None:
         return None
 
 
+#: Longest field name quoted in a message (an input may carry a name of any length).
+MAX_NAME = 64
+_JSON_TYPES = ((bool, "true or false"), (str, "a string"), (int, "a number"), (float, "a number"),
+               (list, "a list"), (dict, "an object"))
+
+
+def json_type(value: Any) -> str:
+    """The kind of JSON value ``value`` is, for a message (never the value itself)."""
+    if value is None:
+        return "null"
+    return next((name for kind, name in _JSON_TYPES if isinstance(value, kind)), type(value).__name__)
+
+
+def object_problems(value: Any, example: str) -> list[str]:
+    """The problem with an execution input that is not a JSON object (empty when it is one)."""
+    if isinstance(value, dict):
+        return []
+    return [f"the execution input must be a JSON object such as {example}; it is {json_type(value)}"]
+
+
+def field_name(name: str) -> str:
+    """A field name as quoted in a message: at most :data:`MAX_NAME` characters."""
+    return name if len(name) <= MAX_NAME else f"{name[:MAX_NAME]}... ({len(name)} characters)"
+
+
+def unknown_fields(data: dict[str, Any], known: tuple[str, ...]) -> list[str]:
+    """One problem per member of ``data`` that is not one of ``known``."""
+    return [f"{field_name(key)} is not a known field (known: {', '.join(known)})" for key in data if key not in known]
+
+
 def member_shape(api: Any, operation: str, *path: str) -> Shape:
     """The shape of ``path`` (member names, ``[]`` for list items) in an operation's input.
 
@@ -93,7 +123,7 @@ def problems(shape: Shape, value: Any, label: str) -> list[str]:
                 found.append(f"{label}.{name} is required")
         for name, item in value.items():
             if name not in shape.members:
-                found.append(f"{label}.{name} is not a known field")
+                found.append(f"{label}.{field_name(name)} is not a known field")
             else:
                 found += problems(shape.members[name], item, f"{label}.{name}")
     return found

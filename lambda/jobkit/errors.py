@@ -58,15 +58,16 @@ class ServiceError(JobError):
 _classes: dict[str, type[ServiceError]] = {}
 
 
-def service_error(error: ClientError, operation: str) -> ServiceError:
+def service_error(error: ClientError, operation: str, code: str | None = None) -> ServiceError:
     """Exception named after ``error``'s code, carrying the service's message.
 
     ``LimitExceededException`` from Personalize becomes an exception whose class
     name is ``LimitExceededException``, so the state machine's Retry and Catch
-    match the service's vocabulary.
+    match the service's vocabulary. ``code`` overrides the name (for errors
+    without a body, such as an S3 HEAD's bare HTTP status).
     """
     info = error.response.get("Error", {})
-    code = str(info.get("Code") or "ServiceError")
+    code = str(code or info.get("Code") or "ServiceError")
     if not code.isidentifier():
         code = "ServiceError"
     cls = _classes.get(code)

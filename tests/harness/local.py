@@ -37,6 +37,7 @@ from .clock import VirtualClock
 from .fake_service import FakeService, install
 from .fakes import FakeCleanRoomsML, FakePersonalize
 from .lambda_runtime import Context, bind_jobkit, call_handler, environ, virtual_time
+from .s3_pretend import S3Pretend
 
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 HISTORY_LIMIT = 25_000
@@ -90,6 +91,7 @@ class LocalWorkflows:
         self.personalize = FakePersonalize(self.clock)
         self.cleanroomsml = FakeCleanRoomsML(self.clock)
         self.fakes: list[FakeService] = [self.personalize, self.cleanroomsml]
+        self.s3_pretend = S3Pretend()  # object properties moto's S3 does not model
         self.invocations: list[Invocation] = []
         self._lost_responses: dict[str, int] = {}
         self._faults: dict[str, list[Exception | bytes]] = {}
@@ -112,6 +114,7 @@ class LocalWorkflows:
         self._stack.enter_context(self._patched_moto())
         boto3.DEFAULT_SESSION = _shared_session()  # mock_aws() set it to None; it restores the previous on exit
         self._stack.callback(install(self.fakes, boto3.DEFAULT_SESSION.events))
+        self._stack.callback(self.s3_pretend.install(boto3.DEFAULT_SESSION.events))
         code_dirs = {spec.code_dir for spec in self.functions.values()}
         self._stack.enter_context(_handler_imports(code_dirs, self.clock))
         self.s3 = boto3.client("s3")

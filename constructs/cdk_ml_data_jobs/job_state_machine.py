@@ -112,7 +112,7 @@ class JobStateMachine(Construct):
             parameters={"input.$": "$$.Execution.Input"},
         )
 
-        def task(name: str, spec: TaskSpec, comment: str, input_path: str = "$") -> sfn.CustomState:
+        def task(name: str, spec: TaskSpec, comment: str, input_path: str | None = None) -> sfn.CustomState:
             state = sfn.CustomState(
                 self,
                 name,
@@ -120,7 +120,7 @@ class JobStateMachine(Construct):
                     "Type": "Task",
                     "Comment": comment,
                     "Resource": spec.function.function_arn,
-                    "InputPath": input_path,
+                    **({"InputPath": input_path} if input_path else {}),
                     "Parameters": spec.parameters,
                     "ResultPath": spec.result_path,
                 },

@@ -140,6 +140,19 @@ def assert_model_accepts(service: str, operation: str, params: dict[str, Any]) -
 
 # --------------------------------------------------------------------------- the properties
 
+def validated(module: Any, data: Any, execution_name: str) -> dict[str, Any] | None:
+    """The validator's request, or None when it raised InvalidInput (the only exception allowed)."""
+    try:
+        request = module.handler({"input": data, "executionName": execution_name}, None)
+    except InvalidInput as rejected:
+        assert rejected.problems and all(isinstance(p, str) and p for p in rejected.problems)
+        assert len(str(rejected)) < 10_000
+        event("rejected")
+        return None
+    event("accepted")  # (pytest --hypothesis-show-statistics shows how often)
+    return request
+
+
 @pytest.fixture
 def data_file(s3):
     s3.put_object(Bucket=BUCKET, Key=FILE_KEY, Body=GOOD_CSV)
@@ -154,14 +167,9 @@ def data_file(s3):
                "tags": [{"tagKey": "a\tb", "tagValue": "v"}]}, execution_name="a tab is no separator")
 @example(data=None, execution_name="null")
 def test_deletion_validate_ends_in_a_request_or_invalid_input(data_file, data, execution_name):
-    try:
-        request = deletion_validate.handler({"input": data, "executionName": execution_name}, None)
-    except InvalidInput as rejected:
-        assert rejected.problems and all(isinstance(p, str) and p for p in rejected.problems)
-        assert len(str(rejected)) < 10_000
-        event("rejected")
+    request = validated(deletion_validate, data, execution_name)
+    if request is None:
         return
-    event("accepted")  # (pytest --hypothesis-show-statistics shows how often)
     params = {"jobName": request["jobName"], "datasetGroupArn": request["datasetGroupArn"],
               "dataSource": {"dataLocation": request["dataLocation"]}, "roleArn": ROLE_ARN}
     if request.get("tags"):
@@ -190,14 +198,9 @@ class _GenerationJobs:
 @example(data=[], execution_name="a list")
 def test_export_validate_ends_in_a_request_or_invalid_input(monkeypatch, data, execution_name):
     monkeypatch.setattr(jobkit.clients, "client", lambda service: _API)
-    try:
-        request = export_validate.handler({"input": data, "executionName": execution_name}, None)
-    except InvalidInput as rejected:
-        assert rejected.problems and all(isinstance(p, str) and p for p in rejected.problems)
-        assert len(str(rejected)) < 10_000
-        event("rejected")
+    request = validated(export_validate, data, execution_name)
+    if request is None:
         return
-    event("accepted")  # (pytest --hypothesis-show-statistics shows how often)
     params = {"name": request["name"], "audienceGenerationJobArn": request["audienceGenerationJobArn"],
               "audienceSize": request["audienceSize"]}
     if request.get("description") is not None:

@@ -98,7 +98,8 @@ def test_a_folder_member_with_the_property_is_rejected_by_name(local, prop):
     _put(local, "deletions/batch-3/good.csv")
     make(local, "deletions/batch-3/sub/bad.csv")
 
-    ex = local.run("DataDeletion", {"datasetGroupArn": GROUP, "dataLocation": f"s3://{local.bucket()}/deletions/batch-3/"})
+    folder = f"s3://{local.bucket()}/deletions/batch-3/"
+    ex = local.run("DataDeletion", {"datasetGroupArn": GROUP, "dataLocation": folder})
 
     _rejected_before_any_job(local, ex, expected, "deletions/batch-3/sub/bad.csv")
     assert "good.csv" not in ex.cause

@@ -126,15 +126,17 @@ def _put(key: str, **extra: Any) -> Callable[[Any], None]:
 SSE_C = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": "k" * 32}  # botocore encodes it and adds the MD5
 
 MUST_WORK = {
-    "the operator CLI's upload": lambda aws: aws.upload(_local_csv(), BUCKET, "deletions/cli/2026-11-23/u.csv"),
+    "the operator CLI's upload": lambda aws: _cli_upload(aws),
     "plain PutObject": _put("deletions/users.csv"),
     "PutObject with SSE-S3 (AES256)": _put("deletions/users.csv", ServerSideEncryption="AES256"),
     "PutObject to STANDARD_IA": _put("deletions/users.csv", StorageClass="STANDARD_IA"),
     "PutObject to INTELLIGENT_TIERING": _put("deletions/users.csv", StorageClass="INTELLIGENT_TIERING"),
     "PutObject to GLACIER_IR": _put("deletions/users.csv", StorageClass="GLACIER_IR"),
     "a multipart upload": lambda aws: aws.client("s3").create_multipart_upload(Bucket=BUCKET, Key="deletions/big.csv"),
-    "an audit record with SSE-KMS (outside the prefix)": _put("audit/data-deletion/x.json", ServerSideEncryption="aws:kms"),
-    "the outcome reporter's audit record": _put("audit/data-deletion/2026/11/23/req.json", ContentType="application/json"),
+    "an audit record with SSE-KMS (outside the prefix)": _put("audit/data-deletion/x.json",
+                                                              ServerSideEncryption="aws:kms"),
+    "the outcome reporter's audit record": _put("audit/data-deletion/2026/11/23/req.json",
+                                                ContentType="application/json"),
 }
 MUST_BE_REFUSED = {
     "SSE-KMS": (_put("deletions/users.csv", ServerSideEncryption="aws:kms"), "DenyKmsEncryptedUserIdFiles"),
@@ -153,13 +155,15 @@ MUST_BE_REFUSED = {
 }
 
 
-def _local_csv() -> str:
+def _cli_upload(aws: Aws) -> None:
+    """What ``ml-data-jobs delete-users`` does with the checked file (cli/aws.py)."""
     import tempfile
 
-    handle = tempfile.NamedTemporaryFile("wb", suffix=".csv", delete=False)
-    handle.write(b"USER_ID\nu1\n")
-    handle.close()
-    return handle.name
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "users.csv")
+        with open(path, "wb") as handle:
+            handle.write(b"USER_ID\nu1\n")
+        aws.upload(path, BUCKET, "deletions/cli/2026-11-23/u.csv")
 
 
 @pytest.mark.parametrize("case", sorted(MUST_WORK))

@@ -1,7 +1,8 @@
 """Pre-flight the user-ID data of a deletion: it exists, is readable and is well formed.
 
-Reads only what it needs: object sizes from HEAD or the listing, and the first
-2 KiB of each CSV file (the header and the first row). Never returns, logs or
+Reads only what it needs: the listing and HEAD of each file (sizes, and the
+properties in ``jobkit.object_rules`` that keep Personalize from reading it),
+then the first 2 KiB of each CSV file (the header and the first row). Never returns, logs or
 puts into an error message any user ID or any other file content.
 """
 
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
-from jobkit import clients, csv_rules
+from jobkit import clients, clock, csv_rules, object_rules
 from jobkit.errors import error_code, service_error
 
 #: Personalize's limit on the total size of a deletion job's input files.
@@ -34,12 +35,22 @@ class DataSummary:
 
 
 def check(bucket: str, key: str) -> tuple[DataSummary | None, list[str]]:
-    """Summary of the data at ``s3://bucket/key`` and the problems found with it."""
+    """Summary of the data at ``s3://bucket/key`` and the problems found with it.
+
+    First metadata only (the listing, and HEAD of each file: storage class, restore
+    state, encryption, encoding, expiry; see ``jobkit.object_rules``); only when every
+    file passes, the first bytes of each.
+    """
     version = None
     if key.endswith("/"):
         objects, problems = _csv_files_under(bucket, key)
+        heads = [] if problems else [_head(bucket, object_key) for object_key, _ in objects]
     else:
-        objects, problems, version = _single_file(bucket, key)
+        head = _head(bucket, key)
+        objects = [] if head.problems else [(key, head.size)]
+        heads, problems, version = [head], [], head.version_id
+    for head in heads:
+        problems += head.problems
     if problems:
         return None, problems
     total = sum(size for _, size in objects)
@@ -50,18 +61,38 @@ def check(bucket: str, key: str) -> tuple[DataSummary | None, list[str]]:
     return (None if problems else DataSummary(len(objects), total, version)), problems
 
 
-def _single_file(bucket: str, key: str) -> tuple[list[tuple[str, int]], list[str], str | None]:
+@dataclass(frozen=True)
+class _Head:
+    size: int
+    version_id: str | None
+    problems: list[str]
+
+
+def _head(bucket: str, key: str) -> _Head:
+    """HEAD of one file: its size, version and the problems its metadata shows."""
+    where = f"s3://{bucket}/{key}"
     try:
         head = clients.client("s3").head_object(Bucket=bucket, Key=key)
     except ClientError as error:
-        code = error_code(error)
-        if code in ("404", "NoSuchKey", "NotFound"):
-            return [], [f"s3://{bucket}/{key} does not exist"], None
-        if code in ("403", "AccessDenied"):
-            return [], [f"s3://{bucket}/{key} cannot be read (access denied)"], None
-        raise service_error(error, "HeadObject") from None
+        return _Head(0, None, _refusal(error, where, "HeadObject"))
     version = head.get("VersionId")
-    return [(key, int(head["ContentLength"]))], [], (version if version and version != "null" else None)
+    return _Head(int(head["ContentLength"]), version if version and version != "null" else None,
+                 object_rules.problems(where, head, clock.now()))
+
+
+def _refusal(error: ClientError, where: str, operation: str) -> list[str]:
+    """What S3 refusing an object means for the input; raises when it is not about the input."""
+    code = error_code(error)
+    headers = error.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+    found = object_rules.error_problems(where, code, headers, operation)
+    if found is None:
+        # HEAD errors have no body: name server errors as S3 does, so that the state machine retries them.
+        raise service_error(error, operation, code=_HEAD_ERROR_NAMES.get(code)) from None
+    return found
+
+
+#: S3's error codes for the HTTP statuses a body-less HEAD error carries.
+_HEAD_ERROR_NAMES = {"500": "InternalError", "503": "SlowDown"}
 
 
 def _csv_files_under(bucket: str, prefix: str) -> tuple[list[tuple[str, int]], list[str]]:
@@ -91,7 +122,7 @@ def _file_problems(bucket: str, key: str, size: int) -> list[str]:
         body = clients.client("s3").get_object(
             Bucket=bucket, Key=key, Range=f"bytes=0-{csv_rules.HEAD_BYTES - 1}")["Body"]
     except ClientError as error:
-        raise service_error(error, "GetObject") from None
+        return _refusal(error, where, "GetObject")
     raw = body.read()
     body.close()
     return csv_rules.head_problems(where, raw, size)

@@ -18,6 +18,9 @@ from jobkit.contract import FALSE, Env
 from jobkit.errors import InvalidInput
 
 OPERATION = "CreateDataDeletionJob"
+#: What an execution input looks like, for the message rejecting one that is not an object.
+EXAMPLE = ('{"datasetGroupArn": "arn:aws:personalize:REGION:ACCOUNT:dataset-group/NAME", '
+           '"dataLocation": "s3://BUCKET/PREFIX/users.csv"}')
 FIELDS = ("datasetGroupArn", "dataLocation", "jobName", "tags")
 _S3_URI = re.compile(r"s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>.+)")
 
@@ -25,10 +28,10 @@ _S3_URI = re.compile(r"s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     data = event.get("input")
     if not isinstance(data, dict):
-        raise InvalidInput("the execution input must be a JSON object")
+        raise InvalidInput(model_rules.object_problems(data, EXAMPLE))
     personalize = clients.model("personalize")  # only its constraints are needed, not a client
     clients.require_operations(personalize, sdk.DELETION_OPERATIONS, sdk.DELETION_MIN_BOTOCORE)
-    problems = [f"{key} is not a known field (known: {', '.join(FIELDS)})" for key in data if key not in FIELDS]
+    problems = model_rules.unknown_fields(data, FIELDS)
 
     group = data.get("datasetGroupArn")
     location = data.get("dataLocation")

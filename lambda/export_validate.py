@@ -22,6 +22,9 @@ from jobkit.contract import Env
 from jobkit.errors import InvalidInput, error_code, service_error
 
 OPERATION = "StartAudienceExportJob"
+#: What an execution input looks like, for the message rejecting one that is not an object.
+EXAMPLE = ('{"audienceGenerationJobArn": "arn:aws:cleanrooms-ml:REGION:ACCOUNT:audience-generation-job/ID", '
+           '"audienceSize": {"type": "ABSOLUTE", "value": 5000}}')
 FIELDS = ("audienceGenerationJobArn", "audienceSize", "name", "description")
 _NOT_THERE = ("ResourceNotFoundException", "ValidationException")
 _NOT_READABLE = ("AccessDeniedException", "ResourceNotFoundException")
@@ -34,10 +37,10 @@ SIZE_NOT_READABLE = "MODEL_NOT_READABLE_SERVICE_DECIDES"
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     data = event.get("input")
     if not isinstance(data, dict):
-        raise InvalidInput("the execution input must be a JSON object")
+        raise InvalidInput(model_rules.object_problems(data, EXAMPLE))
     api = clients.client("cleanroomsml")
     clients.require_operations(api, sdk.EXPORT_OPERATIONS, sdk.EXPORT_MIN_BOTOCORE)
-    problems = [f"{key} is not a known field (known: {', '.join(FIELDS)})" for key in data if key not in FIELDS]
+    problems = model_rules.unknown_fields(data, FIELDS)
     for field in ("audienceGenerationJobArn", "audienceSize"):
         if field not in data:
             problems.append(f"{field} is required")

@@ -59,5 +59,5 @@ def _validated_request(sfn: Any, execution_arn: str) -> dict[str, Any] | None:
         details = event.get("stateExitedEventDetails") or {}
         if event.get("type") == "TaskStateExited" and details.get("name") == STATE_VALIDATE:
             output = json.loads(details.get("output") or "{}")
-            return output.get("request")
+            return output.get("request") if isinstance(output, dict) else None
     return None

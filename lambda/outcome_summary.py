@@ -13,8 +13,13 @@ from typing import Any
 
 from jobkit.contract import DATA_DELETION as DELETION
 from jobkit.jsonsafe import iso
+from jobkit.model_rules import json_type
 
 MAX_CAUSE = 2000
+
+
+#: Longest input string copied into a summary (an execution input may hold anything up to 256 KiB).
+MAX_TEXT = 2048
 
 
 def _json(text: Any) -> Any:
@@ -26,14 +31,24 @@ def _json(text: Any) -> Any:
         return None
 
 
+def _object(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one: a field is read only where it can be."""
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any) -> str | None:
+    """``value`` when it is a string of a sensible length, else None (the field is left out)."""
+    return value if isinstance(value, str) and len(value) <= MAX_TEXT else None
+
+
 def summarize(workflow: str, execution: dict[str, Any], request: dict[str, Any] | None) -> dict[str, Any]:
     """The summary of one finished execution (None values dropped)."""
-    given = _json(execution.get("input")) or {}
-    output = _json(execution.get("output")) or {}
-    cause_text = execution.get("cause")
+    given = _object(_json(execution.get("input")))
+    output = _object(_json(execution.get("output")))
+    cause_text = execution.get("cause") if isinstance(execution.get("cause"), str) else None
     cause = _json(cause_text)
-    job = {**(cause if isinstance(cause, dict) else {}), **output}
-    request = request or {}
+    job = {**_object(cause), **output}
+    request = _object(request)
     summary: dict[str, Any] = {
         "workflow": workflow,
         "executionArn": execution["executionArn"],
@@ -44,13 +59,15 @@ def summarize(workflow: str, execution: dict[str, Any], request: dict[str, Any] 
         "error": execution.get("error"),
         "cause": cause_text[:MAX_CAUSE] if cause_text and not isinstance(cause, dict) else None,
     }
+    if not isinstance(_json(execution.get("input")), dict):
+        summary["inputType"] = json_type(_json(execution.get("input")))  # rejected on its shape
     if workflow == DELETION:
-        location = given.get("dataLocation")
-        input_data = request.get("inputData") or job.get("inputData") or {}
+        location = _text(given.get("dataLocation"))
+        input_data = _object(request.get("inputData") or job.get("inputData"))
         summary.update({
-            "datasetGroupArn": given.get("datasetGroupArn"),
+            "datasetGroupArn": _text(given.get("datasetGroupArn")),
             "dataLocation": location,
-            "inputObject": _object(location, input_data.get("versionId")),
+            "inputObject": _input_object(location, input_data.get("versionId")),
             "inputData": {k: v for k, v in input_data.items() if k != "versionId"} or None,
             "dataDeletionJobArn": job.get("dataDeletionJobArn"),
             "jobName": job.get("jobName") or request.get("jobName"),
@@ -60,8 +77,8 @@ def summarize(workflow: str, execution: dict[str, Any], request: dict[str, Any] 
         })
     else:
         summary.update({
-            "audienceGenerationJobArn": given.get("audienceGenerationJobArn"),
-            "audienceSize": given.get("audienceSize"),
+            "audienceGenerationJobArn": _text(given.get("audienceGenerationJobArn")),
+            "audienceSize": _size(given.get("audienceSize")),
             "name": job.get("name") or request.get("name"),
             "jobStatus": job.get("status"),
             "outputLocation": job.get("outputLocation"),
@@ -72,7 +89,15 @@ def summarize(workflow: str, execution: dict[str, Any], request: dict[str, Any] 
     return {k: v for k, v in summary.items() if v is not None}
 
 
-def _object(location: Any, version: Any) -> dict[str, str] | None:
+def _size(value: Any) -> dict[str, Any] | None:
+    """An ``audienceSize`` as given, when it has the documented shape."""
+    if isinstance(value, dict) and set(value) == {"type", "value"} and _text(value["type"]) is not None \
+            and isinstance(value["value"], (int, float)) and not isinstance(value["value"], bool):
+        return value
+    return None
+
+
+def _input_object(location: Any, version: Any) -> dict[str, str] | None:
     if not isinstance(location, str) or not location.startswith("s3://") or location.endswith("/"):
         return None
     bucket, _, key = location[5:].partition("/")

@@ -98,7 +98,6 @@ class JobWorkflow(Construct):
         *,
         workflow: str,
         comment: str,
-        explained_errors: Sequence[str],
         transient_retry: TransientRetry,
         timeout: Duration,
         function_options: Optional[FunctionOptions],
@@ -114,7 +113,7 @@ class JobWorkflow(Construct):
         machine = JobStateMachine(
             self, "Workflow", comment=comment, validate_function=self.validate_function,
             launch_function=self.launch_function, poll_function=self.poll_function,
-            explained_errors=explained_errors, transient_retry=transient_retry, timeout=timeout,
+            transient_retry=transient_retry, timeout=timeout,
             function_options=function_options,
         )
         self.state_machine: sfn.StateMachine = machine.state_machine

@@ -21,18 +21,6 @@ from .job_state_machine import TransientRetry
 #: Clean Rooms ML errors retried with back-off; the quota error (HTTP 402) clears as other exports finish.
 TRANSIENT_ERRORS = ("ThrottlingException", "InternalServiceException", "ServiceQuotaExceededException")
 
-#: Named errors the functions raise; the execution fails with the name and the message as cause.
-EXPLAINED_ERRORS = (
-    "InvalidInput",
-    "SdkTooOld",
-    "ValidationException",
-    "AccessDeniedException",
-    "ResourceNotFoundException",
-    "ConflictException",
-    "ServiceError",
-    *TRANSIENT_ERRORS,
-)
-
 #: IAM's service prefix. The boto3 client is ``cleanroomsml``; a wrong prefix deploys fine and fails at run time.
 IAM_PREFIX = "cleanrooms-ml"
 
@@ -125,7 +113,6 @@ class AudienceExportWorkflow(JobWorkflow):
         self._follow_jobs(
             workflow=AUDIENCE_EXPORT,
             comment="cdk-ml-data-jobs: AWS Clean Rooms ML audience export (validate, start, adaptive polling)",
-            explained_errors=EXPLAINED_ERRORS,
             transient_retry=TransientRetry(errors=TRANSIENT_ERRORS, max_attempts=retry_max_attempts,
                                            max_delay=retry_max_delay),
             timeout=polling.state_machine_timeout(Duration.hours(4)),

@@ -27,21 +27,6 @@ from .personalize_data_access_role import PersonalizeDataAccessRole
 TRANSIENT_ERRORS = ("LimitExceededException", "ResourceInUseException", "ThrottlingException",
                     "InternalFailure", "ServiceUnavailable", "SlowDown", "InternalError")
 
-#: Named errors the functions raise; the execution fails with the name and the message as cause.
-EXPLAINED_ERRORS = (
-    "InvalidInput",
-    "JobNameInUse",
-    "SdkTooOld",
-    "InvalidInputException",
-    "ResourceNotFoundException",
-    "TooManyTagsException",
-    "InvalidNextTokenException",
-    "AccessDeniedException",
-    "ServiceError",
-    *TRANSIENT_ERRORS,
-)
-
-
 class DataDeletionWorkflow(JobWorkflow):
     """A Step Functions workflow that runs a Personalize data deletion job to its end.
 
@@ -159,7 +144,6 @@ class DataDeletionWorkflow(JobWorkflow):
         self._follow_jobs(
             workflow=DATA_DELETION,
             comment="cdk-ml-data-jobs: Amazon Personalize data deletion (validate, launch, adaptive polling)",
-            explained_errors=EXPLAINED_ERRORS,
             transient_retry=TransientRetry(errors=TRANSIENT_ERRORS, max_attempts=retry_max_attempts,
                                            max_delay=retry_max_delay),
             timeout=polling.state_machine_timeout(Duration.hours(1)),

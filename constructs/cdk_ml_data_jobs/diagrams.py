@@ -145,10 +145,15 @@ def definition_of(resource: dict[str, Any]) -> dict[str, Any]:
 
 
 def _condition(choice: dict[str, Any]) -> str:
+    if "And" in choice:
+        return " and ".join(_condition(c) for c in choice["And"])
     for key, value in choice.items():
         if key not in ("Variable", "Next"):
-            operator = "=" if key.endswith("Equals") else key
-            return f"{choice.get('Variable', '').replace('$.', '')} {operator} {value}"
+            variable = choice.get("Variable", "").replace("$.", "")
+            if value is True and key.startswith("Is"):  # IsPresent, IsString: "failure.Cause is a string"
+                return f"{variable} {'present' if key == 'IsPresent' else 'is a ' + key[2:].lower()}"
+            operator = "=" if key.endswith("Equals") else ("matches" if key == "StringMatches" else key)
+            return f"{variable} {operator} {value}"
     return "?"
 
 
@@ -180,7 +185,8 @@ def state_machine_dot(definition: dict[str, Any], title: str) -> str:
             lines.append(f"  {_quote(name)} -> {_quote(name)} [label={_quote(f'retry {errors} transient errors')}, "
                          'color="#90A4AE", fontcolor="#607D8B"];')
         for catch in state.get("Catch", []):
-            label = f"{len(catch['ErrorEquals'])} named errors"
+            errors = catch["ErrorEquals"]
+            label = "any error" if errors == ["States.ALL"] else f"{len(errors)} named errors"
             lines.append(f"  {_quote(name)} -> {_quote(catch['Next'])} [label={_quote(label)}, style=dashed, "
                          'color="#E57373", fontcolor="#C62828"];')
     lines.append("}")

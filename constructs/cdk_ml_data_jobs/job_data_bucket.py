@@ -121,6 +121,7 @@ class JobDataBucket(Construct):
         if server_access_logs_bucket is None:
             self._grant_log_delivery(created)
         self.bucket = created
+        refuse_unreadable_user_id_files(created, deletion_prefix)
         if auto_delete_objects:
             _skip_auto_delete_provider_checks(Stack.of(self))
 
@@ -234,6 +235,28 @@ def _retention_problems(removal_policy: RemovalPolicy, auto_delete_objects: bool
     if deletion_file_retention.to_days() < 1:
         found.append("deletion_file_retention must be at least one day")
     return found
+
+
+#: Upload conditions under which Personalize could not read a user-ID file (README, "What the pre-flight
+#: checks"): the bucket policy refuses such an upload under the deletion prefix. Condition keys of
+#: s3:PutObject in the Service Authorization Reference for Amazon S3; they also govern CopyObject
+#: and CreateMultipartUpload into the prefix. No header (the bucket's default SSE-S3) or AES256 passes.
+UNREADABLE_UPLOADS = {
+    "DenyKmsEncryptedUserIdFiles": {"StringEquals": {"s3:x-amz-server-side-encryption": ["aws:kms", "aws:kms:dsse"]}},
+    "DenyCustomerKeyUserIdFiles": {"Null": {"s3:x-amz-server-side-encryption-customer-algorithm": "false"}},
+    "DenyArchivedUserIdFiles": {"StringEquals": {"s3:x-amz-storage-class": ["GLACIER", "DEEP_ARCHIVE"]}},
+}
+
+
+def refuse_unreadable_user_id_files(bucket: s3.Bucket, deletion_prefix: str) -> None:
+    """Deny uploads under ``deletion_prefix`` that Personalize could not read: SSE-KMS or DSSE-KMS
+    encryption, a customer-provided key (SSE-C), an archive storage class (the pre-flight would reject
+    them; refusing them at upload time says so sooner). A Content-Encoding has no condition key."""
+    for sid, conditions in UNREADABLE_UPLOADS.items():
+        bucket.add_to_resource_policy(iam.PolicyStatement(
+            sid=sid, effect=iam.Effect.DENY, principals=[iam.AnyPrincipal()], actions=["s3:PutObject"],
+            resources=[bucket.arn_for_objects(f"{deletion_prefix}*")], conditions=conditions,
+        ))
 
 
 def _skip_auto_delete_provider_checks(stack: Stack) -> None:

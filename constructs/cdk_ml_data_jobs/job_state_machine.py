@@ -42,9 +42,10 @@ class TransientRetry:
 
 
 #: What each step receives and where its result goes: the same for every workflow. The validate function
-#: gets the execution input and name and returns the normalised request; the launch and poll functions get
+#: gets the execution input (whatever JSON value it is, read from the context object) and name and returns
+#: the normalised request; the launch and poll functions get
 #: the request (and the tracker) and return the tracker the Decide state reads.
-_VALIDATE_PAYLOAD = ({"input.$": "$", "executionName.$": "$$.Execution.Name"}, "$.request")
+_VALIDATE_PAYLOAD = ({"input.$": "$$.Execution.Input", "executionName.$": "$$.Execution.Name"}, "$.request")
 _LAUNCH_PAYLOAD = ({"request.$": "$.request"}, "$.tracker")
 _POLL_PAYLOAD = ({"request.$": "$.request", "tracker.$": "$.tracker"}, "$.tracker")
 
@@ -54,10 +55,17 @@ class JobStateMachine(Construct):
 
     Definition (JSONPath)::
 
-        Validate ─▶ Launch ─▶ WaitForJob ─▶ CheckJob ─▶ Decide ─┬─ RUNNING ──▶ WaitForJob
-                                                                 ├─ SUCCEEDED ▶ Succeeded (output: $.tracker.result)
-                                                                 └─ otherwise ▶ JobDidNotSucceed (error/cause from the tracker)
-        any step's named error ─▶ ExplainError ─▶ Failed (error name, and the message as cause)
+        ReadInput ─▶ Validate ─▶ Launch ─▶ WaitForJob ─▶ CheckJob ─▶ Decide ─┬─ RUNNING ──▶ WaitForJob
+                                                                              ├─ SUCCEEDED ▶ Succeeded (output: $.tracker.result)
+                                                                              └─ otherwise ▶ JobDidNotSucceed (error/cause from the tracker)
+        any step's error, after its retries ─▶ ExplainError ─▶ Failed / FailedWithCause / FailedWithoutMessage
+                                                          (the error name, and its message as cause)
+
+    ``ReadInput`` holds the execution input under ``$.input``, so that any JSON
+    value (a string, ``null``, a list) reaches the validate function, which
+    rejects it with ``InvalidInput``, instead of failing a path of the
+    definition. Every error of every step, named or not, is caught after its
+    retries and explained.
 
     The wait before each check is computed by the poll function from the job's
     age (``$.tracker.waitSeconds``), so the loop needs no fixed interval. The
@@ -80,7 +88,6 @@ class JobStateMachine(Construct):
         validate_function: lambda_.IFunction,
         launch_function: lambda_.IFunction,
         poll_function: lambda_.IFunction,
-        explained_errors: Sequence[str],
         transient_retry: TransientRetry,
         timeout: Duration,
         comment: str,
@@ -90,8 +97,6 @@ class JobStateMachine(Construct):
         :param validate_function: checks the input; starts nothing.
         :param launch_function: starts (or adopts) the job.
         :param poll_function: reads the job's status and computes the next wait.
-        :param explained_errors: error names that end the execution with the
-            error's message as the cause.
         :param transient_retry: how transient service errors are retried.
         :param timeout: the whole execution's backstop.
         :param comment: the state machine's comment.
@@ -114,17 +119,14 @@ class JobStateMachine(Construct):
             "CloudWatch Logs encrypts them at rest with AWS-managed keys.",
         )
 
-        failed = sfn.Fail(
-            self, "Failed", comment="A step reported a named error; the cause is its message.",
-            error_path="$.failure.Error", cause_path="$.failure.Cause.errorMessage",
-        )
-        explain = sfn.Pass(
+        explain = _explain_error_chain(self)
+        read_input = sfn.Pass(
             self,
-            "ExplainError",
-            comment="Lift the Lambda error message out of its JSON envelope (no stack trace in the cause).",
-            parameters={"Error.$": "$.failure.Error", "Cause.$": "States.StringToJson($.failure.Cause)"},
-            result_path="$.failure",
-        ).next(failed)
+            "ReadInput",
+            comment="Hold the execution input, whatever JSON value it is, inside an object so that every later "
+                    "ResultPath and Catch can write beside it (a string, a number, null or a list could not).",
+            parameters={"input.$": "$$.Execution.Input"},
+        )
 
         def task(name: str, function: lambda_.IFunction, payload: tuple[dict[str, Any], str],
                  comment: str) -> sfn.CustomState:
@@ -156,7 +158,9 @@ class JobStateMachine(Construct):
                 max_attempts=transient_retry.max_attempts,
                 jitter_strategy=sfn.JitterType.FULL,
             )
-            state.add_catch(explain, errors=list(explained_errors), result_path="$.failure")
+            # Every error, named or not, is explained (Retry is evaluated first, so transient errors keep
+            # their retries): an unexpected one keeps its name and its message, never an envelope.
+            state.add_catch(explain, errors=["States.ALL"], result_path="$.failure")
             return state
 
         validate_task = task(contract.STATE_VALIDATE, validate_function, _VALIDATE_PAYLOAD,
@@ -182,7 +186,7 @@ class JobStateMachine(Construct):
             .when(sfn.Condition.string_equals("$.tracker.phase", contract.PHASE_SUCCEEDED), succeeded)
             .otherwise(not_succeeded)
         )
-        definition = validate_task.next(launch_task).next(wait).next(poll_task).next(decide)
+        definition = read_input.next(validate_task).next(launch_task).next(wait).next(poll_task).next(decide)
 
         self.state_machine = sfn.StateMachine(
             self,
@@ -210,3 +214,51 @@ class JobStateMachine(Construct):
             "log-delivery actions (CreateLogDelivery, DescribeResourcePolicies, ...) that Step Functions needs for "
             "tracing and logging use '*'; these actions do not support resource-level permissions.",
         )
+
+
+#: The JSON envelope of a Lambda function error (``{"errorMessage": ..., "errorType": ..., "stackTrace": ...}``)
+#: as the Lambda runtimes serialise it: an object whose first member is an error field.
+_LAMBDA_ENVELOPE = '{"error*}'
+
+
+def _explain_error_chain(scope: Construct) -> sfn.Choice:
+    """States that turn any caught error (``$.failure``: ``Error``, ``Cause``) into the execution's failure.
+
+    The error name is kept. The cause is the Lambda error envelope's ``errorMessage`` (never its
+    ``stackTrace``), or Step Functions' own cause when it is not an envelope (``States.Timeout``,
+    ``Lambda.*`` service errors), or a fixed sentence when there is no message at all. No state here can
+    fail on what it is given: the envelope is parsed only when it is one, and every path is tested first.
+    """
+    cause = "$.failure.Cause"
+    message = "$.failure.Cause.errorMessage"
+    failed = sfn.Fail(
+        scope, "Failed", comment="A step failed; the cause is its error message.",
+        error_path="$.failure.Error", cause_path=message,
+    )
+    failed_with_cause = sfn.Fail(
+        scope, "FailedWithCause", comment="A step failed with a cause that is not a Lambda error envelope.",
+        error_path="$.failure.Error", cause_path=cause,
+    )
+    failed_without_message = sfn.Fail(
+        scope, "FailedWithoutMessage", comment="A step failed without a message.",
+        error_path="$.failure.Error", cause="The step failed without an error message; its error name says what.",
+    )
+    has_message = (
+        sfn.Choice(scope, "HasErrorMessage")
+        .when(sfn.Condition.and_(sfn.Condition.is_present(message), sfn.Condition.is_string(message)), failed)
+        .otherwise(failed_without_message)
+    )
+    lift = sfn.Pass(
+        scope,
+        "LiftErrorMessage",
+        comment="Parse the Lambda error envelope so that only its message becomes the cause (no stack trace).",
+        parameters={"Error.$": "$.failure.Error", "Cause.$": f"States.StringToJson({cause})"},
+        result_path="$.failure",
+    ).next(has_message)
+    is_text = sfn.Condition.and_(sfn.Condition.is_present(cause), sfn.Condition.is_string(cause))
+    return (
+        sfn.Choice(scope, "ExplainError", comment="What kind of cause the caught error carries.")
+        .when(sfn.Condition.and_(is_text, sfn.Condition.string_matches(cause, _LAMBDA_ENVELOPE)), lift)
+        .when(is_text, failed_with_cause)
+        .otherwise(failed_without_message)
+    )

@@ -18,6 +18,10 @@ class JobError(Exception):
     """Base class of every error the functions raise on purpose."""
 
 
+#: Problems listed in one InvalidInput message (an input can break a rule thousands of times).
+MAX_LISTED_PROBLEMS = 20
+
+
 class InvalidInput(JobError):
     """The execution input was rejected before any job was started."""
 
@@ -28,8 +32,12 @@ class InvalidInput(JobError):
         if len(self.problems) == 1:
             text = f"Input rejected: {self.problems[0]}"
         else:
-            listed = "; ".join(f"({i}) {p}" for i, p in enumerate(self.problems, 1))
+            shown = self.problems[:MAX_LISTED_PROBLEMS]
+            listed = "; ".join(f"({i}) {p}" for i, p in enumerate(shown, 1))
+            more = len(self.problems) - len(shown)
             text = f"Input rejected, {len(self.problems)} problems: {listed}"
+            if more:
+                text += f"; and {more} more of the same kinds"
         super().__init__(text)
 
 
@@ -50,15 +58,16 @@ class ServiceError(JobError):
 _classes: dict[str, type[ServiceError]] = {}
 
 
-def service_error(error: ClientError, operation: str) -> ServiceError:
+def service_error(error: ClientError, operation: str, code: str | None = None) -> ServiceError:
     """Exception named after ``error``'s code, carrying the service's message.
 
     ``LimitExceededException`` from Personalize becomes an exception whose class
     name is ``LimitExceededException``, so the state machine's Retry and Catch
-    match the service's vocabulary.
+    match the service's vocabulary. ``code`` overrides the name (for errors
+    without a body, such as an S3 HEAD's bare HTTP status).
     """
     info = error.response.get("Error", {})
-    code = str(info.get("Code") or "ServiceError")
+    code = str(code or info.get("Code") or "ServiceError")
     if not code.isidentifier():
         code = "ServiceError"
     cls = _classes.get(code)

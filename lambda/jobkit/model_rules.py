@@ -18,13 +18,15 @@ from botocore.model import Shape
 # Smithy patterns follow Java's regex dialect and UTF-16 semantics. Python's
 # ``re`` lacks Unicode property classes, and Python strings hold whole code
 # points, so translate: astral characters written as surrogate ranges become a
-# code-point range; ``\p{L}``/``\p{N}`` become ``\w`` and ``\p{Z}`` becomes
-# ``\s`` (slightly looser: anything they let through, the service still checks).
+# code-point range; ``\p{L}``/``\p{N}`` become ``\w`` (letters, digits and ``_``:
+# exact where the models use them, beside ``_`` in one class) and ``\p{Z}`` the
+# Unicode separators themselves (not ``\s``, which would let a tab or a newline
+# through that the service refuses).
+_SEPARATORS = "\\u0020\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
 _TRANSLATIONS = (
     ("\\uD800\\uDBFF-\\uDC00\\uDFFF", "\\U00010000-\\U0010FFFF"),
     ("\\p{L}", "\\w"),
     ("\\p{N}", "\\w"),
-    ("\\p{Z}", "\\s"),
 )
 
 
@@ -33,10 +35,63 @@ def _compiled(pattern: str) -> re.Pattern[str] | None:
     """The pattern in Python's dialect, or None when it cannot be translated (then it is not checked)."""
     for java, python in _TRANSLATIONS:
         pattern = pattern.replace(java, python)
+    pattern = _separators(pattern)
     try:
         return re.compile(pattern)
     except re.error:
         return None
+
+
+#: Longest field name quoted in a message (an input may carry a name of any length).
+MAX_NAME = 64
+_JSON_TYPES = ((bool, "true or false"), (str, "a string"), (int, "a number"), (float, "a number"),
+               (list, "a list"), (dict, "an object"))
+
+
+def json_type(value: Any) -> str:
+    """The kind of JSON value ``value`` is, for a message (never the value itself)."""
+    if value is None:
+        return "null"
+    return next((name for kind, name in _JSON_TYPES if isinstance(value, kind)), type(value).__name__)
+
+
+def object_problems(value: Any, example: str) -> list[str]:
+    """The problem with an execution input that is not a JSON object (empty when it is one)."""
+    if isinstance(value, dict):
+        return []
+    return [f"the execution input must be a JSON object such as {example}; it is {json_type(value)}"]
+
+
+def field_name(name: str) -> str:
+    """A field name as quoted in a message: at most :data:`MAX_NAME` characters."""
+    return name if len(name) <= MAX_NAME else f"{name[:MAX_NAME]}... ({len(name)} characters)"
+
+
+def unknown_fields(data: dict[str, Any], known: tuple[str, ...]) -> list[str]:
+    """One problem per member of ``data`` that is not one of ``known``."""
+    return [f"{field_name(key)} is not a known field (known: {', '.join(known)})" for key in data if key not in known]
+
+
+def _separators(pattern: str) -> str:
+    """``\\p{Z}`` as the separator ranges inside a character class, or as a class of them outside one."""
+    out, in_class, i = [], False, 0
+    while i < len(pattern):
+        if pattern.startswith("\\p{Z}", i):
+            out.append(_SEPARATORS if in_class else f"[{_SEPARATORS}]")
+            i += len("\\p{Z}")
+            continue
+        char = pattern[i]
+        if char == "\\":
+            out.append(pattern[i:i + 2])
+            i += 2
+            continue
+        if char == "[" and not in_class:
+            in_class = True
+        elif char == "]" and in_class:
+            in_class = False
+        out.append(char)
+        i += 1
+    return "".join(out)
 
 
 def member_shape(api: Any, operation: str, *path: str) -> Shape:
@@ -93,7 +148,7 @@ def problems(shape: Shape, value: Any, label: str) -> list[str]:
                 found.append(f"{label}.{name} is required")
         for name, item in value.items():
             if name not in shape.members:
-                found.append(f"{label}.{name} is not a known field")
+                found.append(f"{label}.{field_name(name)} is not a known field")
             else:
                 found += problems(shape.members[name], item, f"{label}.{name}")
     return found

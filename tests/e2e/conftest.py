@@ -28,11 +28,27 @@ def triggered_template(local_sample_template) -> dict[str, Any]:
     return local_sample_template(uploadTriggers=f"{INCOMING}={GROUP}")
 
 
+#: What a Lambda error envelope or a Python stack trace leaves in a text.
+_ENVELOPE_MARKS = ("stackTrace", "Traceback", '"errorType"', '"errorMessage"', '"requestId"', 'File "')
+
+
+def assert_explained(ex: Execution) -> None:
+    """A failed execution has an error name and a cause that is a message: no stack trace, no envelope."""
+    assert ex.error, f"{ex.arn} ended {ex.status} without an error name"
+    assert ex.cause, f"{ex.arn} ended {ex.status} ({ex.error}) without a cause"
+    marks = [mark for mark in _ENVELOPE_MARKS if mark in ex.cause]
+    assert not marks, f"{ex.error}: the cause carries {marks}: {ex.cause[:300]}"
+
+
 def _workflows(template: dict[str, Any]) -> Iterator[LocalWorkflows]:
     from cdk_ml_data_jobs._assets import lambda_code_dir
 
     with LocalWorkflows(template, str(lambda_code_dir())) as workflows:
         yield workflows
+        # Every scenario of this tier: each execution that did not succeed is explained.
+        for ex in workflows.executions:
+            if ex.status != "SUCCEEDED" and ex.error != "Harness.Timeout":
+                assert_explained(ex)
         assert workflows.personalize.violations == [], "a request broke the Personalize service model"
         assert workflows.cleanroomsml.violations == [], "a request broke the Clean Rooms ML service model"
         assert workflows.dead_letters == [], "an event delivery failed"

@@ -37,6 +37,7 @@ from .clock import VirtualClock
 from .fake_service import FakeService, install
 from .fakes import FakeCleanRoomsML, FakePersonalize
 from .lambda_runtime import Context, bind_jobkit, call_handler, environ, virtual_time
+from .s3_pretend import S3Pretend
 
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 HISTORY_LIMIT = 25_000
@@ -90,8 +91,11 @@ class LocalWorkflows:
         self.personalize = FakePersonalize(self.clock)
         self.cleanroomsml = FakeCleanRoomsML(self.clock)
         self.fakes: list[FakeService] = [self.personalize, self.cleanroomsml]
+        self.s3_pretend = S3Pretend()  # object properties moto's S3 does not model
         self.invocations: list[Invocation] = []
         self._lost_responses: dict[str, int] = {}
+        self._faults: dict[str, list[Exception | bytes]] = {}
+        self.executions: list[Execution] = []
         self._extra_functions: dict[str, Any] = {}
         self._history_limit_hit = threading.Event()
         self.machine_arns: dict[str, str] = {}
@@ -110,6 +114,7 @@ class LocalWorkflows:
         self._stack.enter_context(self._patched_moto())
         boto3.DEFAULT_SESSION = _shared_session()  # mock_aws() set it to None; it restores the previous on exit
         self._stack.callback(install(self.fakes, boto3.DEFAULT_SESSION.events))
+        self._stack.callback(self.s3_pretend.install(boto3.DEFAULT_SESSION.events))
         code_dirs = {spec.code_dir for spec in self.functions.values()}
         self._stack.enter_context(_handler_imports(code_dirs, self.clock))
         self.s3 = boto3.client("s3")
@@ -226,6 +231,14 @@ class LocalWorkflows:
         assert len(specs) == 1, f"{len(specs)} functions match {path_part!r}"
         self._lost_responses[specs[0].logical_id] = times
 
+    def break_function(self, path_part: str, *faults: Exception | bytes) -> None:
+        """The next invocations of that function fail, one per fault: an exception is raised by the
+        handler (a bug, or an error nobody named); raw bytes come back as a function error's payload
+        (what a runtime crash or a Lambda timeout can return)."""
+        specs = [s for s in self.functions.values() if path_part in s.path]
+        assert len(specs) == 1, f"{len(specs)} functions match {path_part!r}"
+        self._faults.setdefault(specs[0].logical_id, []).extend(faults)
+
     def add_function(self, name: str, handler: Any) -> str:
         """Register an extra in-process function (e.g. a benchmark's reference handler); returns its ARN."""
         arn = f"arn:aws:lambda:{assembly.REGION}:{assembly.ACCOUNT}:function:{name}"
@@ -253,6 +266,14 @@ class LocalWorkflows:
                     importlib.import_module(module_name), attribute)
             except Exception as error:  # noqa: BLE001 - an import error is a function error on Lambda too
                 handler = _raiser(error)
+            faults = self._faults.get(spec.logical_id)
+            if faults:
+                fault = faults.pop(0)
+                if isinstance(fault, bytes):
+                    response_headers["x-amz-function-error"] = "Unhandled"
+                    self.invocations.append(Invocation(spec.logical_id, event, None, "raw payload", at))
+                    return fault
+                handler = _raiser(fault)
             outcome = call_handler(handler, event, Context(spec.logical_id, spec.arn), response_headers)
             if outcome.error is not None:
                 self.invocations.append(Invocation(spec.logical_id, event, None, outcome.error, at))
@@ -314,8 +335,10 @@ class LocalWorkflows:
         self._history_limit_hit.clear()
         self.emit(events_module.sfn_status_change(described, self.clock.now()))
         status = "HISTORY_LIMIT_EXCEEDED" if limit_exceeded else described["status"]
-        return Execution(execution_arn, status, json.loads(output) if output else None,
-                         described.get("error"), described.get("cause"), history, started, self.clock.elapsed())
+        execution = Execution(execution_arn, status, json.loads(output) if output else None,
+                              described.get("error"), described.get("cause"), history, started, self.clock.elapsed())
+        self.executions.append(execution)
+        return execution
 
     def run(self, machine: str, payload: Any, name: str | None = None, timeout: float = 120.0) -> Execution:
         started = self.clock.elapsed()

@@ -114,7 +114,10 @@ def test_both_buckets_use_sse_s3_and_no_kms(default):
     assert set(sse_s3) == set(_bucket_ids(default))
     default.template.resource_count_is("AWS::KMS::Key", 0)
     rendered = str(default.json)
-    assert "KMSMasterKeyID" not in rendered and "aws:kms" not in rendered
+    assert "KMSMasterKeyID" not in rendered
+    # "aws:kms" appears only where the bucket policy refuses KMS-encrypted user-ID files.
+    assert all("aws:kms" not in str(r) for t, r in default.json["Resources"].items()
+               if r["Type"] != "AWS::S3::BucketPolicy")
 
 
 def test_both_buckets_are_versioned(default):
@@ -134,7 +137,8 @@ def test_data_bucket_logs_to_the_separate_log_bucket(default):
 @pytest.mark.parametrize("which", ["data", "log"])
 def test_bucket_policy_denies_every_request_without_tls(default, which):
     bucket_lid = dict(zip(("data", "log"), _bucket_ids(default)))[which]
-    denies = [s for s in _bucket_policy_statements(default.json, bucket_lid) if s["Effect"] == "Deny"]
+    denies = [s for s in _bucket_policy_statements(default.json, bucket_lid)
+              if s["Effect"] == "Deny" and "aws:SecureTransport" in str(s.get("Condition"))]
     assert len(denies) == 1
     deny = denies[0]
     assert actions(deny) == ["s3:*"]
@@ -335,3 +339,23 @@ def test_role_props_error_lists_every_problem():
     assert len(problems) == 2, problems
     assert any("deletion_prefix" in p for p in problems)
     assert any("role_name" in p and "role" in p.split("combined with")[-1] for p in problems)
+
+
+def test_data_bucket_refuses_user_id_files_personalize_could_not_read(default):
+    """Evaluated against real upload requests in test_upload_policy.py; here: exactly these three, on the prefix."""
+    bucket_lid, log_lid = _bucket_ids(default)
+    denies = {s["Sid"]: s for s in _bucket_policy_statements(default.json, bucket_lid)
+              if s["Effect"] == "Deny" and s.get("Sid", "").endswith("UserIdFiles")}
+    assert set(denies) == {"DenyKmsEncryptedUserIdFiles", "DenyCustomerKeyUserIdFiles", "DenyArchivedUserIdFiles"}
+    for deny in denies.values():
+        assert actions(deny) == ["s3:PutObject"] and deny["Principal"] == {"AWS": "*"}
+        assert resource_strings(deny) == ["${%s.Arn}/deletions/*" % bucket_lid]
+    log_denies = [s for s in _bucket_policy_statements(default.json, log_lid) if "UserIdFiles" in str(s.get("Sid"))]
+    assert log_denies == []
+
+
+def test_a_custom_prefix_is_the_one_protected(destroy):
+    bucket_lid = logical_id(destroy.parts["data"].bucket)
+    denies = [s for s in _bucket_policy_statements(destroy.json, bucket_lid) if "UserIdFiles" in str(s.get("Sid"))]
+    assert len(denies) == 3
+    assert {r for s in denies for r in resource_strings(s)} == {"${%s.Arn}/gdpr/user-ids/*" % bucket_lid}

@@ -72,8 +72,8 @@ ENVIRONMENTS = {
     ("export", "launch"): POLLING_VARIABLES,
     ("export", "poll"): POLLING_VARIABLES | {"NOT_LISTED_GRACE_SECONDS"},
 }
-STATES = {"Validate", "Launch", "WaitForJob", "CheckJob", "Decide", "Succeeded", "JobDidNotSucceed",
-          "ExplainError", "Failed"}
+STATES = {"ReadInput", "Validate", "Launch", "WaitForJob", "CheckJob", "Decide", "Succeeded", "JobDidNotSucceed",
+          "ExplainError", "LiftErrorMessage", "HasErrorMessage", "Failed", "FailedWithCause", "FailedWithoutMessage"}
 DELETION_JOBS = "arn:${AWS::Partition}:personalize:${AWS::Region}:${AWS::AccountId}:data-deletion-job/*"
 DATASET_GROUPS = "arn:${AWS::Partition}:personalize:${AWS::Region}:${AWS::AccountId}:dataset-group/*"
 GENERATION_JOBS = "arn:${AWS::Partition}:cleanrooms-ml:${AWS::Region}:${AWS::AccountId}:audience-generation-job/*"
@@ -394,7 +394,13 @@ def test_definition_states_and_transitions(workflow):
     asl = definition(synth.json, logical_id(wf.state_machine))
     states = asl["States"]
     assert set(states) == STATES
-    assert asl["StartAt"] == "Validate"
+    assert asl["StartAt"] == "ReadInput"
+    read_input = states["ReadInput"]
+    assert (read_input["Type"], read_input["Next"]) == ("Pass", "Validate")
+    assert read_input["Parameters"] == {"input.$": "$$.Execution.Input"} and "ResultPath" not in read_input
+    # the validate function reads the execution input from the context object: any JSON value reaches it
+    assert states["Validate"]["Parameters"] == {"input.$": "$$.Execution.Input", "executionName.$": "$$.Execution.Name"}
+    assert all(states[name].get("InputPath", "$") == "$" for name in ("Validate", "Launch", "CheckJob"))
     fns = functions(wf)
     for state, fn_name in TASK_FUNCTIONS[kind(wf)].items():
         assert states[state]["Type"] == "Task"
@@ -416,10 +422,26 @@ def test_definition_states_and_transitions(workflow):
     not_succeeded = states["JobDidNotSucceed"]
     assert not_succeeded["Type"] == "Fail"
     assert not_succeeded["ErrorPath"] and not_succeeded["CausePath"]
-    assert states["ExplainError"]["Type"] == "Pass"
-    assert states["ExplainError"]["Next"] == "Failed"
-    assert states["Failed"]["Type"] == "Fail"
-    assert states["Failed"]["ErrorPath"] and states["Failed"]["CausePath"]
+    explain = states["ExplainError"]
+    assert explain["Type"] == "Choice"
+    envelope, text = explain["Choices"]
+    assert envelope["Next"] == "LiftErrorMessage" and text["Next"] == "FailedWithCause"
+    assert {"Variable": "$.failure.Cause", "StringMatches": '{"error*}'} in envelope["And"]
+    is_text = {"And": [{"Variable": "$.failure.Cause", "IsPresent": True},
+                       {"Variable": "$.failure.Cause", "IsString": True}]}
+    assert is_text in envelope["And"] and text == {**is_text, "Next": "FailedWithCause"}
+    assert explain["Default"] == "FailedWithoutMessage"
+    lift = states["LiftErrorMessage"]
+    assert (lift["Type"], lift["Next"], lift["ResultPath"]) == ("Pass", "HasErrorMessage", "$.failure")
+    assert lift["Parameters"]["Cause.$"] == "States.StringToJson($.failure.Cause)"
+    [has_message] = states["HasErrorMessage"]["Choices"]
+    assert has_message["Next"] == "Failed" and states["HasErrorMessage"]["Default"] == "FailedWithoutMessage"
+    assert {"Variable": "$.failure.Cause.errorMessage", "IsString": True} in has_message["And"]
+    for name, cause_path in (("Failed", "$.failure.Cause.errorMessage"), ("FailedWithCause", "$.failure.Cause")):
+        assert states[name]["Type"] == "Fail" and states[name]["ErrorPath"] == "$.failure.Error"
+        assert states[name]["CausePath"] == cause_path
+    assert states["FailedWithoutMessage"]["ErrorPath"] == "$.failure.Error"
+    assert states["FailedWithoutMessage"]["Cause"] and "CausePath" not in states["FailedWithoutMessage"]
 
 
 def test_every_task_retries_lambda_and_transient_errors_with_full_jitter(workflow):
@@ -439,16 +461,14 @@ def test_every_task_retries_lambda_and_transient_errors_with_full_jitter(workflo
             assert retrier["IntervalSeconds"] >= 1, (name, retrier)
 
 
-def test_every_task_routes_named_errors_to_explain_error(workflow):
+def test_every_task_routes_every_error_to_explain_error(workflow):
+    """Named or not: States.ALL, after the task's retries (Retry is evaluated before Catch)."""
     synth, wf = workflow
     states = definition(synth.json, logical_id(wf.state_machine))["States"]
     for name in TASK_FUNCTIONS[kind(wf)]:
-        catches = states[name]["Catch"]
-        to_explain = [c for c in catches if c["Next"] == "ExplainError"]
-        assert to_explain, name
-        caught = {e for c in to_explain for e in c["ErrorEquals"]}
-        assert NAMED_ERRORS[kind(wf)] <= caught, (name, caught)
-        assert all(c["ResultPath"] == "$.failure" for c in to_explain), name
+        assert states[name]["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure",
+                                          "Next": "ExplainError"}], name
+        assert states[name]["Retry"], name
 
 
 # --------------------------------------------------------------------------- props, grants, bring your own, attributes

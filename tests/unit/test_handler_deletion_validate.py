@@ -163,9 +163,12 @@ def test_the_input_object_is_untouched(s3):
 # --- input rules ---------------------------------------------------------------------------------
 
 
-def test_input_must_be_an_object(s3):
-    assert rejected(["not", "an", "object"]).problems == ["the execution input must be a JSON object"]
-    assert rejected(None).problems == ["the execution input must be a JSON object"]
+@pytest.mark.parametrize("value, kind", [(["not", "an", "object"], "a list"), (None, "null"), ("x", "a string"),
+                                         (3, "a number"), (2.5, "a number"), (True, "true or false")])
+def test_input_must_be_an_object(s3, value, kind):
+    [problem] = rejected(value).problems
+    assert problem.startswith("the execution input must be a JSON object such as {\"datasetGroupArn\": ")
+    assert problem.endswith(f"; it is {kind}")
 
 
 def test_missing_fields(s3):

@@ -205,7 +205,9 @@ def test_generation_job_access_denied_is_named(services):
 
 
 def test_input_must_be_an_object():
-    assert rejected("export please").problems == ["the execution input must be a JSON object"]
+    [problem] = rejected("export please").problems
+    assert problem.startswith("the execution input must be a JSON object such as {\"audienceGenerationJobArn\": ")
+    assert problem.endswith("; it is a string")
 
 
 def test_missing_fields():

@@ -241,3 +241,13 @@ def test_personalize_tags_breaking_the_pattern_are_reported(personalize, tag, fi
     assert len(found) == 1
     assert found[0].startswith(f"tags[0].{field} must match the pattern")
 
+
+
+def test_tag_separators_are_unicode_separators_not_any_whitespace(personalize):
+    """\\p{Z} is a separator (space, no-break space, ideographic space), never a tab or a newline: found by
+    the property tests (tests/unit/test_property_validators.py)."""
+    shape = _tags_shape(personalize)
+    assert model_rules.problems(shape, [{"tagKey": "a b\u00a0c\u3000d", "tagValue": "v"}], "tags") == []
+    for bad in ("a\tb", "a\nb", "a\rb", "a\x0bb"):
+        [problem] = model_rules.problems(shape, [{"tagKey": bad, "tagValue": "v"}], "tags")
+        assert problem.startswith("tags[0].tagKey must match the pattern")

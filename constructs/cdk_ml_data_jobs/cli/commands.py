@@ -249,6 +249,12 @@ def delete_users(ctx: click.Context, reporter: Reporter, aws: Aws, dataset_group
             "The uploaded file was removed." if removed else
             f"The uploaded file s3://{bucket}/{key} stays until the bucket's lifecycle rule removes it.")
         raise
+    return _started(reporter, aws, arn, name, payload, follow_it, poll_seconds)
+
+
+def _started(reporter: Reporter, aws: Aws, arn: str, name: str, payload: dict[str, Any], follow_it: bool,
+             poll_seconds: float) -> int:
+    """Report a started execution, then follow it (or say how to)."""
     reporter.started(arn, name, payload)
     if not follow_it:
         reporter.not_followed(arn)
@@ -293,11 +299,7 @@ def export_audience(ctx: click.Context, reporter: Reporter, aws: Aws, audience_g
     execution = execution_name or payloads.execution_name("export-audience", payloads.new_token())
     payload = payloads.export_input(audience_generation_job_arn, size_type, size, name, description)
     arn = aws.start(machine, execution, payload)
-    reporter.started(arn, execution, payload)
-    if not follow_it:
-        reporter.not_followed(arn)
-        return exitcodes.OK
-    return _follow(reporter, aws, arn, poll_seconds)
+    return _started(reporter, aws, arn, execution, payload, follow_it, poll_seconds)
 
 
 # --------------------------------------------------------------------------- status

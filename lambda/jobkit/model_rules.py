@@ -106,6 +106,14 @@ def member_shape(api: Any, operation: str, *path: str) -> Shape:
     return shape
 
 
+def _length_problems(label: str, meta: dict[str, Any], length: int, unit: str) -> list[str]:
+    if "min" in meta and length < meta["min"]:
+        return [f"{label} must have at least {meta['min']} {unit}"]
+    if "max" in meta and length > meta["max"]:
+        return [f"{label} must have at most {meta['max']} {unit} (has {length})"]
+    return []
+
+
 def problems(shape: Shape, value: Any, label: str) -> list[str]:
     """Every way ``value`` breaks ``shape``'s constraints (empty when it fits)."""
     meta = shape.metadata
@@ -114,10 +122,7 @@ def problems(shape: Shape, value: Any, label: str) -> list[str]:
     if kind == "string":
         if not isinstance(value, str):
             return [f"{label} must be a string"]
-        if "min" in meta and len(value) < meta["min"]:
-            found.append(f"{label} must have at least {meta['min']} characters")
-        if "max" in meta and len(value) > meta["max"]:
-            found.append(f"{label} must have at most {meta['max']} characters (has {len(value)})")
+        found += _length_problems(label, meta, len(value), "characters")
         if shape.enum and value not in shape.enum:
             found.append(f"{label} must be one of {', '.join(shape.enum)}")
         pattern = meta.get("pattern")
@@ -134,10 +139,7 @@ def problems(shape: Shape, value: Any, label: str) -> list[str]:
     elif kind == "list":
         if not isinstance(value, list):
             return [f"{label} must be a list"]
-        if "min" in meta and len(value) < meta["min"]:
-            found.append(f"{label} must have at least {meta['min']} items")
-        if "max" in meta and len(value) > meta["max"]:
-            found.append(f"{label} must have at most {meta['max']} items (has {len(value)})")
+        found += _length_problems(label, meta, len(value), "items")
         for index, item in enumerate(value):
             found += problems(shape.member, item, f"{label}[{index}]")
     elif kind == "structure":

@@ -168,21 +168,16 @@ def test_lifecycle_follows_a_custom_prefix_and_retention(destroy):
     assert destroy.parts["data"].deletion_prefix == "gdpr/user-ids/"
 
 
-def test_buckets_are_retained_by_default(default):
-    for lid in _bucket_ids(default):
-        resource = default.json["Resources"][lid]
-        assert resource["DeletionPolicy"] == "Retain", lid
-        assert resource["UpdateReplacePolicy"] == "Retain", lid
-    default.template.resource_count_is("Custom::S3AutoDeleteObjects", 0)
-
-
-def test_buckets_are_deleted_with_removal_policy_destroy(destroy):
-    for lid in _bucket_ids(destroy):
-        resource = destroy.json["Resources"][lid]
-        assert resource["DeletionPolicy"] == "Delete", lid
-        assert resource["UpdateReplacePolicy"] == "Delete", lid
-    # auto_delete_objects=True: both buckets are emptied by CDK's custom resource before deletion
-    destroy.template.resource_count_is("Custom::S3AutoDeleteObjects", 2)
+@pytest.mark.parametrize("stack, policy, emptied", [
+    ("default", "Retain", 0),  # retained by default
+    ("destroy", "Delete", 2),  # removal_policy=DESTROY with auto_delete_objects: CDK empties both buckets first
+])
+def test_buckets_follow_the_removal_policy(request, stack, policy, emptied):
+    synth = request.getfixturevalue(stack)
+    for lid in _bucket_ids(synth):
+        resource = synth.json["Resources"][lid]
+        assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == (policy, policy), lid
+    synth.template.resource_count_is("Custom::S3AutoDeleteObjects", emptied)
 
 
 def test_log_bucket_policy_lets_only_s3_logging_of_this_bucket_and_account_write(default):

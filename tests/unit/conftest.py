@@ -83,6 +83,25 @@ HANDLER_ENV = {
 }
 
 
+# ---- one audience export request, shared by the export handlers' tests
+GEN_ARN = "arn:aws:cleanrooms-ml:us-east-1:123456789012:audience-generation-job/gen-1234"
+EXPORT_NAME = "weekly-export"
+EXPORT_SIZE = {"type": "ABSOLUTE", "value": 50_000}
+EXPORT_REQUEST = {"audienceGenerationJobArn": GEN_ARN, "audienceSize": EXPORT_SIZE, "name": EXPORT_NAME,
+                  "configuredAudienceModelArn": "arn:aws:cleanrooms-ml:us-east-1:123456789012:configured-audience-model/c",
+                  "sizeCheck": "MATCHED_MODEL_BIN"}
+EXPORT_LIST = {"audienceGenerationJobArn": GEN_ARN}
+
+
+def raises_named(name: str, message: str, call: Any) -> None:
+    """``call()`` raises an exception whose class name is ``name`` (what Step Functions sees) and whose
+    message is exactly ``message``."""
+    with pytest.raises(Exception) as caught:
+        call()
+    assert type(caught.value).__name__ == name
+    assert str(caught.value) == message
+
+
 def make_client(service: str) -> Any:
     """A real boto3 client with fake credentials (never reaches AWS once stubbed or mocked)."""
     return boto3.client(

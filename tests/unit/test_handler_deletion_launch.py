@@ -10,6 +10,7 @@ import pytest
 
 import deletion_launch
 import jobkit.clients
+from tests.unit.conftest import raises_named
 
 GROUP = "arn:aws:personalize:us-east-1:123456789012:dataset-group/retail"
 OTHER_GROUP = "arn:aws:personalize:us-east-1:123456789012:dataset-group/marketing"
@@ -139,22 +140,13 @@ def test_already_exists_in_the_same_group_for_other_data(services):
     services.assert_done()
 
 
-def test_limit_exceeded_is_named_after_the_service_error(services):
-    services.expect_error("personalize", "create_data_deletion_job", "LimitExceededException",
-                          "You can have at most 5 PENDING data deletion jobs", CREATE)
-    with pytest.raises(Exception) as caught:
-        launch()
-    assert type(caught.value).__name__ == "LimitExceededException"
-    assert str(caught.value) == "CreateDataDeletionJob: You can have at most 5 PENDING data deletion jobs"
-
-
-def test_invalid_input_exception_carries_the_service_message(services):
-    services.expect_error("personalize", "create_data_deletion_job", "InvalidInputException",
-                          "The role cannot be assumed by Personalize", CREATE)
-    with pytest.raises(Exception) as caught:
-        launch()
-    assert type(caught.value).__name__ == "InvalidInputException"
-    assert str(caught.value) == "CreateDataDeletionJob: The role cannot be assumed by Personalize"
+@pytest.mark.parametrize("code, message", [
+    ("LimitExceededException", "You can have at most 5 PENDING data deletion jobs"),  # retried by the machine
+    ("InvalidInputException", "The role cannot be assumed by Personalize"),  # explained, not retried
+])
+def test_a_service_error_is_named_after_its_code_and_carries_the_message(services, code, message):
+    services.expect_error("personalize", "create_data_deletion_job", code, message, CREATE)
+    raises_named(code, f"CreateDataDeletionJob: {message}", launch)
 
 
 @pytest.mark.parametrize("code", ["ResourceNotFoundException", "ResourceInUseException", "TooManyTagsException"])

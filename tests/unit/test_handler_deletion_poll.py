@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 
 import deletion_poll
+from tests.unit.conftest import raises_named
 
 GROUP = "arn:aws:personalize:us-east-1:123456789012:dataset-group/retail"
 LOCATION = "s3://job-data-bucket/deletions/batch-1/users.csv"
@@ -144,10 +145,7 @@ def test_wait_never_overshoots_the_deadline(services, clock, age):
 def test_describe_error_is_named(services, clock):
     services.expect_error("personalize", "describe_data_deletion_job", "ResourceNotFoundException",
                           "Could not find the data deletion job", DESCRIBE)
-    with pytest.raises(Exception) as caught:
-        poll()
-    assert type(caught.value).__name__ == "ResourceNotFoundException"
-    assert str(caught.value) == "DescribeDataDeletionJob: Could not find the data deletion job"
+    raises_named("ResourceNotFoundException", "DescribeDataDeletionJob: Could not find the data deletion job", poll)
 
 
 def test_a_whole_job_followed_on_the_fake_clock(services, clock):

@@ -12,13 +12,12 @@ import export_lookup
 import export_start
 import jobkit.clients
 
-GEN_ARN = "arn:aws:cleanrooms-ml:us-east-1:123456789012:audience-generation-job/gen-1234"
-NAME = "weekly-export"
-SIZE = {"type": "ABSOLUTE", "value": 50_000}
-REQUEST = {"audienceGenerationJobArn": GEN_ARN, "audienceSize": SIZE, "name": NAME,
-           "configuredAudienceModelArn": "arn:aws:cleanrooms-ml:us-east-1:123456789012:configured-audience-model/c",
-           "sizeCheck": "MATCHED_MODEL_BIN"}
-LIST = {"audienceGenerationJobArn": GEN_ARN}
+from tests.unit.conftest import EXPORT_LIST as LIST
+from tests.unit.conftest import EXPORT_NAME as NAME
+from tests.unit.conftest import EXPORT_REQUEST as REQUEST
+from tests.unit.conftest import EXPORT_SIZE as SIZE
+from tests.unit.conftest import GEN_ARN
+
 START = {"name": NAME, "audienceGenerationJobArn": GEN_ARN, "audienceSize": SIZE}
 
 

@@ -85,3 +85,20 @@ def local_sample_template(make_app) -> Callable[..., dict[str, Any]]:
 def local_template(local_sample_template) -> dict[str, Any]:
     """The sample app as deployed by default, for the local harness (shared by the e2e and CLI tiers)."""
     return local_sample_template()
+
+
+@pytest.fixture(scope="session")
+def iam_simulator():
+    """One IAM policy simulator process (tests/iam/simulate.mjs, @cloud-copilot/iam-simulate) for the
+    session, shared by the IAM tier, the end-to-end tier's per-test evaluation and the deploy tier.
+    Without Node or node_modules it skips (and fails under CI, where `make test` installs them)."""
+    from tests.harness.iam_evaluation import Simulator, available
+
+    problem = available()
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"the IAM simulator cannot run: {problem}")
+        pytest.skip(f"the IAM simulator cannot run: {problem}")
+    simulator = Simulator()
+    yield simulator
+    simulator.close()

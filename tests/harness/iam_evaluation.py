@@ -66,6 +66,35 @@ TEMPLATE_DEFAULTS = {"EventBusName": "default"}
 _DOC_PERMISSION = re.compile(r"\b([a-z0-9-]+):([A-Z][A-Za-z0-9]+)\b")
 
 
+@dataclass(frozen=True)
+class Finding:
+    """A denial the evaluation found in the library's policies and reported, acknowledged here so the
+    suite stays usable until it is fixed. Narrow: one action, denied only by one condition key of the
+    statement closest to allowing it. ``tests/iam`` asserts every finding still reproduces, so a fix
+    makes the acknowledgment fail until it is removed."""
+
+    action: str
+    condition_key: str
+    reason: str
+
+    def covers(self, decision: "Decision") -> bool:
+        closest = decision.closest or {}
+        return (decision.decision == "ImplicitlyDenied" and decision.request.action == self.action
+                and decision.request.expect == "Allowed"
+                and any(m.startswith("condition") and self.condition_key in m for m in closest.get("missing", []))
+                and all(m.startswith("condition") for m in closest.get("missing", [])))
+
+
+KNOWN_FINDINGS = (
+    Finding("events:PutEvents", "events:source",
+            "the outcome reporters' PublishOutcomeEvents statement conditions events:PutEvents on "
+            "StringEquals events:source; the Service Authorization Reference types events:source as "
+            "ArrayOfString, and a single-valued operator without ForAnyValue/ForAllValues does not match a "
+            "multivalued key, so the simulator denies every outcome event (reported in issue 14's closing "
+            "note; the fix belongs in constructs/)"),
+)
+
+
 # ---- the simulator process --------------------------------------------------------------------------
 class SimulatorUnavailable(RuntimeError):
     pass
@@ -142,6 +171,9 @@ class ActionCatalog:
         return self.get(service, action)["exists"]
 
 
+CATALOG = ActionCatalog()
+
+
 # ---- botocore models ------------------------------------------------------------------------------
 @lru_cache(maxsize=None)
 def _service_model(service: str) -> Any:
@@ -211,7 +243,13 @@ class Decision:
         return self.decision == "Allowed"
 
     @property
+    def finding(self) -> Finding | None:
+        return next((f for f in KNOWN_FINDINGS if f.covers(self)), None)
+
+    @property
     def as_expected(self) -> bool:
+        if self.finding is not None:
+            return True
         return self.allowed if self.request.expect == "Allowed" else self.decision in ("ExplicitlyDenied",
                                                                                         "ImplicitlyDenied")
 
@@ -732,7 +770,8 @@ def table(decisions: Iterable[Decision]) -> str:
         decisive = "; ".join(d.decisive) or "-"
         if d.closest:
             decisive += f" (closest: {d.closest['statement']}, not matching {', '.join(d.closest['missing'])})"
-        row = (principal, r.action, r.resource, d.decision + ("" if d.as_expected else " (UNEXPECTED)"), decisive)
+        status = " (KNOWN FINDING)" if d.finding else "" if d.as_expected else " (UNEXPECTED)"
+        row = (principal, r.action, r.resource, d.decision + status, decisive)
         if row not in seen:
             seen.add(row)
             rows.append(row)
@@ -743,6 +782,17 @@ def table(decisions: Iterable[Decision]) -> str:
     for row in rows:
         lines.append(" | ".join(c.ljust(w) for c, w in zip(row, widths)) + " | " + row[4])
     return "\n".join(lines)
+
+
+def recorded_requests(policies: Policies, calls: list[AwsCall], invoked: Iterable[str]) -> list[Request]:
+    """Everything a recording implies: the calls, their dependent requests, the Lambda service's
+    requests for the invoked functions, and Personalize's path for the jobs created."""
+    return Mapper(policies, CATALOG).requests(calls, invoked) + personalize_paths(policies, calls)
+
+
+def service_paths(policies: Policies) -> list[Request]:
+    """The paths of the service principals the template configures (no recording needed)."""
+    return state_machine_paths(policies) + event_rule_paths(policies) + alarm_paths(policies)
 
 
 def without_statement(policies: Policies, policy_id: str, index: int) -> Policies:

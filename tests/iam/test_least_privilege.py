@@ -1,0 +1,270 @@
+"""Least privilege, evaluated: what the code does is allowed, what it must not do is refused, and every
+statement of every function's policy is needed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.harness import iam_evaluation as iam
+
+from . import scenarios
+
+ACCOUNT = "123456789012"
+OTHER_ACCOUNT = "999988887777"
+
+
+def _functions(policies: iam.Policies, handler: str) -> list[str]:
+    """Logical ids of the template's functions running ``handler`` (the handler module is the stable name)."""
+    found = [k for k, r in policies.of_type("AWS::Lambda::Function").items() if r["Properties"]["Handler"] == handler]
+    assert found, f"no function runs {handler}"
+    return sorted(found)
+
+
+def _data_bucket(policies: iam.Policies) -> str:
+    """The bucket the Personalize data access role reads (the one holding user-ID files)."""
+    [role] = _data_access_roles(policies)
+    for _, _, statement in policies.statements(role):
+        resource = policies.resolver.resolve(statement["Resource"])
+        for arn in resource if isinstance(resource, list) else [resource]:
+            if arn.startswith("arn:aws:s3:::"):
+                return arn[len("arn:aws:s3:::"):].split("/", 1)[0]
+    raise AssertionError("the data access role names no bucket")
+
+
+def _data_access_roles(policies: iam.Policies) -> list[str]:
+    return sorted(k for k, r in policies.of_type("AWS::IAM::Role").items()
+                  if "personalize.amazonaws.com" in json.dumps(r["Properties"]["AssumeRolePolicyDocument"]))
+
+
+# ---- what the code does is allowed ---------------------------------------------------------------------
+def test_the_scenarios_ran_every_path(recording):
+    assert recording.statuses == {
+        "deletion": "SUCCEEDED", "folder": "SUCCEEDED", "adopted": "SUCCEEDED", "job-fails": "FAILED",
+        "rejected": "FAILED", "triggered": "SUCCEEDED", "export": "SUCCEEDED", "export-unreadable-model": "SUCCEEDED",
+    }
+    operations = {(c.service, c.operation) for c in recording.calls}
+    assert {("s3", "ListObjectsV2"), ("personalize", "ListDataDeletionJobs"), ("stepfunctions", "StartExecution"),
+            ("cleanroomsml", "GetConfiguredAudienceModel"), ("s3", "PutObject")} <= operations
+
+
+def test_every_recorded_call_is_allowed(decisions):
+    recorded = [d for d in decisions if d.request.kind in ("call", "dependent", "runtime")]
+    assert len(recorded) > 50
+    assert iam.failures(recorded) == [], iam.failure_report(recorded)
+
+
+def test_every_service_path_is_allowed_and_step_functions_invokes_only_its_functions(decisions):
+    paths = [d for d in decisions if d.request.kind in ("service", "refused")]
+    assert iam.failures(paths) == [], iam.failure_report(paths)
+
+
+def test_personalize_assumes_the_data_access_role_and_reads_each_input(decisions, recording):
+    jobs = [c for c in recording.calls if c.operation == "CreateDataDeletionJob" and not c.error]
+    assert len(jobs) >= 3
+    personalize = [d for d in decisions if d.request.source.startswith("Personalize job")]
+    assumed = [d for d in personalize if d.request.action == "sts:AssumeRole"]
+    assert len(assumed) == len(jobs) and all(d.allowed for d in assumed)
+    assert all(d.request.context["aws:SourceArn"].startswith("arn:aws:personalize:") for d in assumed)
+    reads = {(d.request.principal, d.request.resource) for d in personalize if d.request.action == "s3:GetObject"}
+    keys = {r.rsplit(":::", 1)[1].split("/", 1)[1] for _, r in reads}
+    assert {"deletions/2026-12/users.csv", "deletions/batch/a.csv", "deletions/batch/sub/b.csv"} <= keys
+    assert {p for p, _ in reads} >= {"personalize.amazonaws.com"}  # and the role session
+    assert all(d.allowed for d in personalize)
+
+
+def test_no_user_id_is_recorded(recording):
+    text = json.dumps([c.__dict__ for c in recording.calls])
+    assert not [u for u in scenarios.USER_IDS if u in text]
+
+
+# ---- coverage comes from the template ---------------------------------------------------------------
+def test_every_function_in_the_template_ran_and_its_calls_were_evaluated(decisions, policies):
+    functions = set(policies.of_type("AWS::Lambda::Function"))
+    evaluated = {d.request.source.split(" ", 1)[0] for d in decisions if d.request.kind == "call"}
+    assert functions - evaluated == set(), "functions whose AWS calls no scenario evaluated"
+    runtime = {d.request.source.split(" ", 1)[0] for d in decisions if d.request.kind == "runtime"}
+    assert functions <= runtime
+
+
+def test_every_state_machine_task_was_evaluated_as_an_invocation(decisions, policies):
+    for machine_id, resource in policies.of_type("AWS::StepFunctions::StateMachine").items():
+        definition = json.loads(policies.resolver.resolve(resource["Properties"]["DefinitionString"]))
+        tasks = iam.task_functions(definition)
+        assert tasks, machine_id
+        invoked = {d.request.resource for d in decisions if d.request.source == f"{machine_id} Task" and d.allowed
+                   and d.request.action == "lambda:InvokeFunction"}
+        assert invoked == set(tasks)
+
+
+def test_every_rule_target_and_alarm_action_was_evaluated(decisions, policies):
+    sources = {d.request.source.split(" ", 1)[0] for d in decisions if d.request.kind == "service" and d.allowed}
+    assert set(policies.of_type("AWS::Events::Rule")) <= sources
+    assert set(policies.of_type("AWS::CloudWatch::Alarm")) <= sources
+
+
+# ---- what must be refused ---------------------------------------------------------------------------
+def _refused(policies: iam.Policies) -> list[iam.Request]:
+    bucket = _data_bucket(policies)
+    obj = f"arn:aws:s3:::{bucket}"
+    out = []
+
+    def deny(function: str, action: str, resource: str, context: dict | None = None, what: str = "") -> None:
+        role = policies.function_role(function)
+        out.append(iam.role_request(policies, f"{function} {what}", role, function, action, resource, context or {},
+                                    expect="Denied", kind="refused"))
+
+    for validate in _functions(policies, "deletion_validate.handler"):
+        deny(validate, "s3:GetObject", f"{obj}/audit/data-deletion/2026/12/01/x.json", what="reads an audit record")
+        deny(validate, "s3:ListBucket", obj, {"s3:prefix": "audit/"}, "lists outside the deletion prefix")
+        deny(validate, "s3:ListBucket", obj, {}, "lists without a prefix")
+        deny(validate, "s3:PutObject", f"{obj}/deletions/x.csv", what="writes a user-ID file")
+        deny(validate, "s3:DeleteObject", f"{obj}/deletions/x.csv", what="deletes a user-ID file")
+    for reporter in _functions(policies, "outcome_report.handler"):
+        deny(reporter, "s3:GetObject", f"{obj}/deletions/2026-12/users.csv", what="reads a user-ID file")
+        deny(reporter, "s3:PutObject", f"{obj}/deletions/x.csv", what="writes under the deletion prefix")
+        deny(reporter, "s3:ListBucket", obj, {"s3:prefix": "deletions/"}, "lists user-ID files")
+    data_access = set(_data_access_roles(policies))
+    for launch in _functions(policies, "deletion_launch.handler"):
+        for role in sorted(set(policies.of_type("AWS::IAM::Role")) - data_access):
+            deny(launch, "iam:PassRole", policies.resolver.arn(role),
+                 {"iam:PassedToService": "personalize.amazonaws.com"}, "passes another role")
+        for role in sorted(data_access):
+            for service in ("lambda.amazonaws.com", "states.amazonaws.com", "cleanrooms-ml.amazonaws.com"):
+                deny(launch, "iam:PassRole", policies.resolver.arn(role), {"iam:PassedToService": service},
+                     f"passes the data access role to {service}")
+    for poll in _functions(policies, "deletion_poll.handler"):
+        deny(poll, "personalize:CreateDataDeletionJob", scenarios.GROUP, what="creates a job")
+    for trigger in _functions(policies, "upload_trigger.handler"):
+        for machine in policies.of_type("AWS::StepFunctions::StateMachine"):
+            if "Export" in machine:
+                deny(trigger, "states:StartExecution", policies.resolver.arn(machine), what="starts an export")
+    # nobody outside the account reads the bucket, signed or not
+    for action, resource in (("s3:GetObject", f"{obj}/deletions/2026-12/users.csv"), ("s3:ListBucket", obj)):
+        out.append(iam.Request("refused", "anonymous read", "anonymous", action, resource,
+                               {"aws:SecureTransport": "true"}, resource_account=ACCOUNT,
+                               resource_policy=policies.bucket_policy(bucket), expect="Denied"))
+        admin = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        out.append(iam.Request("refused", "other-account administrator",
+                               f"arn:aws:iam::{OTHER_ACCOUNT}:role/admin", action, resource,
+                               {"aws:SecureTransport": "true"}, resource_account=ACCOUNT,
+                               resource_policy=policies.bucket_policy(bucket), expect="Denied",
+                               identity_policies=[("admin", admin)]))
+    return out
+
+
+def test_requests_outside_each_functions_scope_are_refused(iam_simulator, policies):
+    refused = _refused(policies)
+    assert len(refused) > 20
+    decisions = iam.evaluate(iam_simulator, refused, policies.account)
+    assert iam.failures(decisions) == [], iam.failure_report(decisions)
+
+
+def test_outside_the_narrowed_allow_lists_is_refused(iam_simulator, narrowed_policies):
+    policies = narrowed_policies
+    requests = []
+    for launch in _functions(policies, "deletion_launch.handler"):
+        role = policies.function_role(launch)
+        for group, expect in ((scenarios.OTHER_GROUP, "Denied"), (scenarios.GROUP, "Allowed")):
+            requests.append(iam.role_request(policies, f"{launch} CreateDataDeletionJob", role, launch,
+                                             "personalize:CreateDataDeletionJob", group, {}, expect=expect,
+                                             kind="refused"))
+    for start in _functions(policies, "export_start.handler"):
+        role = policies.function_role(start)
+        other = scenarios.ALLOWED_GENERATION_JOB.replace("/allowed", "/someone-elses")
+        for job, expect in ((other, "Denied"), (scenarios.ALLOWED_GENERATION_JOB, "Allowed")):
+            for action in ("cleanrooms-ml:StartAudienceExportJob", "cleanrooms-ml:ListAudienceExportJobs"):
+                requests.append(iam.role_request(policies, f"{start} {action}", role, start, action, job, {},
+                                                 expect=expect, kind="refused"))
+    for validate in _functions(policies, "export_validate.handler"):
+        role = policies.function_role(validate)
+        requests.append(iam.role_request(policies, f"{validate} GetAudienceGenerationJob", role, validate,
+                                         "cleanrooms-ml:GetAudienceGenerationJob",
+                                         scenarios.ALLOWED_GENERATION_JOB.replace("/allowed", "/other"), {},
+                                         expect="Denied", kind="refused"))
+    decisions = iam.evaluate(iam_simulator, requests, policies.account)
+    assert iam.failures(decisions) == [], iam.failure_report(decisions)
+
+
+def test_every_request_without_tls_is_refused_by_the_resource_policy(iam_simulator, decisions):
+    """Each allowed request on a resource whose policy enforces TLS (buckets, topic, queues), replayed
+    over plain HTTP: refused by an explicit deny."""
+    replayed = []
+    for d in decisions:
+        r = d.request
+        if d.allowed and r.resource_policy and "aws:SecureTransport" in json.dumps(r.resource_policy):
+            replayed.append(iam.Request("refused", f"{r.source} without TLS", r.principal, r.action, r.resource,
+                                        {**r.context, "aws:SecureTransport": "false"}, r.role, r.resource_account,
+                                        r.resource_policy, expect="Denied", identity_policies=r.identity_policies))
+    services = {r.action.split(":")[0] for r in replayed}
+    assert {"s3", "sns", "sqs"} <= services
+    answers = iam.evaluate(iam_simulator, replayed, ACCOUNT)
+    assert iam.failures(answers) == [], iam.failure_report(answers)
+    assert {a.decision for a in answers} == {"ExplicitlyDenied"}
+
+
+# ---- these tests bite: every statement is needed ---------------------------------------------------------
+def _mutants(policies: iam.Policies, decisions: list[iam.Decision]):
+    """Per statement of every role that made evaluated requests (the functions' and the data access
+    role): the requests of that role that were allowed, and the same under the policies without it."""
+    roles = sorted({d.request.role for d in decisions if d.request.role and d.request.kind != "refused"}
+                   & (set(policies.of_type("AWS::IAM::Role"))))
+    function_roles = {policies.function_role(f) for f in policies.of_type("AWS::Lambda::Function")}
+    for role in roles:
+        if role not in function_roles and role not in _data_access_roles(policies):
+            continue  # the state machines' roles: their Task invocations are checked above
+        mine = [d for d in decisions if d.request.role == role and d.request.kind != "refused"]
+        for policy_id, index, statement in policies.statements(role):
+            yield role, policy_id, index, statement, mine
+
+
+def test_deleting_any_statement_of_any_functions_policy_denies_a_recorded_request(iam_simulator, policies,
+                                                                                 decisions):
+    mutants = list(_mutants(policies, decisions))
+    assert len(mutants) >= 20
+    # a statement whose only request is already denied by a known finding cannot flip anything
+    finding_statements = {d.closest["statement"] for d in decisions if d.finding}
+    survivors, finding_survivors = [], set()
+    for role, policy_id, index, statement, mine in mutants:
+        allowed = [d for d in mine if d.allowed]
+        mutated = iam.rebind([d.request for d in allowed], iam.without_statement(policies, policy_id, index))
+        after = iam.evaluate(iam_simulator, mutated, policies.account)
+        if any(not a.allowed for a in after):
+            continue
+        name = f'identity policy {policy_id} statement "{statement["Sid"]}"' if "Sid" in statement else ""
+        if name in finding_statements:
+            finding_survivors.add(name)
+        else:
+            survivors.append(f"{policy_id} statement {index} ({statement.get('Sid', 'no Sid')}): "
+                             f"{json.dumps(statement['Action'])}")
+    assert survivors == [], "statements no evaluated request needs:\n" + "\n".join(survivors)
+    assert finding_survivors == finding_statements
+
+
+def test_every_known_finding_still_reproduces(decisions):
+    """A finding fixed in the constructs makes this fail until its acknowledgment is removed."""
+    for finding in iam.KNOWN_FINDINGS:
+        assert any(finding.covers(d) for d in decisions), f"no longer reproduces: {finding.reason}"
+
+
+@pytest.mark.parametrize("handler", ["deletion_validate.handler", "deletion_launch.handler",
+                                     "outcome_report.handler"])
+def test_a_denied_call_names_the_call_the_missing_action_and_the_closest_statement(iam_simulator, policies,
+                                                                                  decisions, handler):
+    """What a developer sees when a statement is missing: the first statement of the function's own
+    permissions policy deleted, the failure names the call, the action and resource, and the closest
+    statement."""
+    function = _functions(policies, handler)[0]
+    role = policies.function_role(function)
+    statements = [(p, i, s) for p, i, s in policies.statements(role) if "Sid" in s]
+    policy_id, index, statement = statements[0]
+    mine = [d for d in decisions if d.request.role == role and d.allowed and d.request.kind != "refused"]
+    after = iam.evaluate(iam_simulator, iam.rebind([d.request for d in mine],
+                                                   iam.without_statement(policies, policy_id, index)),
+                         policies.account)
+    report = iam.failure_report([a for a in after if not a.allowed])
+    denied = [a for a in after if not a.allowed]
+    assert denied, f"deleting {statement['Sid']} denied nothing"
+    assert function in report and denied[0].request.action in report and denied[0].request.resource in report
+    assert "decisive:" in report

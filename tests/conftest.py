@@ -88,17 +88,27 @@ def local_template(local_sample_template) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def iam_simulator():
+def optional_iam_simulator():
     """One IAM policy simulator process (tests/iam/simulate.mjs, @cloud-copilot/iam-simulate) for the
-    session, shared by the IAM tier, the end-to-end tier's per-test evaluation and the deploy tier.
-    Without Node or node_modules it skips (and fails under CI, where `make test` installs them)."""
+    session, shared by the IAM tier, the end-to-end tier's per-test evaluation and the deploy tier;
+    None without Node or node_modules (a failure under CI, where `make test` installs them)."""
     from tests.harness.iam_evaluation import Simulator, available
 
     problem = available()
     if problem:
         if os.environ.get("CI"):
             pytest.fail(f"the IAM simulator cannot run: {problem}")
-        pytest.skip(f"the IAM simulator cannot run: {problem}")
+        yield None
+        return
     simulator = Simulator()
     yield simulator
     simulator.close()
+
+
+@pytest.fixture(scope="session")
+def iam_simulator(optional_iam_simulator):
+    if optional_iam_simulator is None:
+        from tests.harness.iam_evaluation import available
+
+        pytest.skip(f"the IAM simulator cannot run: {available()}")
+    return optional_iam_simulator

@@ -237,6 +237,7 @@ class Decision:
     decisive: list[str]
     closest: dict[str, Any] | None
     errors: Any = None
+    ignored_context_keys: list[str] = field(default_factory=list)
 
     @property
     def allowed(self) -> bool:
@@ -261,12 +262,14 @@ class Decision:
             lines.append(f"  context {json.dumps(r.context, sort_keys=True)}")
         if self.decisive:
             lines.append(f"  decisive: {'; '.join(self.decisive)}")
+        if self.closest and self.closest["statement"].startswith("resource") and r.identity_policies:
+            lines.append(f"  missing action: no identity statement allows {r.action}")
         if self.closest:
             lines.append(f"  closest statement: {self.closest['statement']}, not matching: "
                          f"{', '.join(self.closest['missing']) or '-'}")
-        elif not self.allowed:
-            lines.append(f"  no statement of {', '.join(n for n, _ in r.identity_policies) or 'any policy'} "
-                         f"names the action {r.action}")
+        elif not self.allowed and self.decision != "ExplicitlyDenied":
+            lines.append(f"  missing action: no statement of {', '.join(n for n, _ in r.identity_policies) or 'any policy'}"
+                         f"{' or of the resource policy' if r.resource_policy else ''} allows {r.action}")
         if self.errors:
             lines.append(f"  simulator errors: {json.dumps(self.errors)[:600]}")
         return "\n".join(lines)
@@ -746,8 +749,8 @@ def personalize_paths(policies: Policies, calls: Iterable[AwsCall]) -> list[Requ
 # ---- evaluation ------------------------------------------------------------------------------------------
 def evaluate(simulator: Simulator, requests: list[Request], account: str) -> list[Decision]:
     answers = simulator.evaluate([r.simulation(account) for r in requests])
-    return [Decision(r, a["decision"], a.get("decisive") or [], a.get("closest"), a.get("errors"))
-            for r, a in zip(requests, answers)]
+    return [Decision(r, a["decision"], a.get("decisive") or [], a.get("closest"), a.get("errors"),
+                     a.get("ignoredContextKeys") or []) for r, a in zip(requests, answers)]
 
 
 def failures(decisions: Iterable[Decision]) -> list[Decision]:
@@ -755,8 +758,8 @@ def failures(decisions: Iterable[Decision]) -> list[Decision]:
 
 
 def failure_report(decisions: Iterable[Decision], limit: int = 20) -> str:
-    failed = failures(decisions)
-    shown = "\n".join(d.explain() for d in failed[:limit])
+    failed = list(dict.fromkeys(d.explain() for d in failures(decisions)))
+    shown = "\n".join(failed[:limit])
     more = f"\n... and {len(failed) - limit} more" if len(failed) > limit else ""
     return f"{len(failed)} IAM evaluation(s) not as expected:\n{shown}{more}"
 
@@ -788,6 +791,13 @@ def recorded_requests(policies: Policies, calls: list[AwsCall], invoked: Iterabl
     """Everything a recording implies: the calls, their dependent requests, the Lambda service's
     requests for the invoked functions, and Personalize's path for the jobs created."""
     return Mapper(policies, CATALOG).requests(calls, invoked) + personalize_paths(policies, calls)
+
+
+def evaluate_recording(simulator: Simulator, template: dict[str, Any], workflows: Any) -> list[Decision]:
+    """Evaluate what a :class:`~tests.harness.local.LocalWorkflows` recorded, against its template."""
+    policies = Policies(template, workflows.resolver)
+    requests = recorded_requests(policies, workflows.recorder.calls, [i.function for i in workflows.recorder.invocations])
+    return evaluate(simulator, requests, policies.account)
 
 
 def service_paths(policies: Policies) -> list[Request]:

@@ -47,20 +47,22 @@ function misses(analysis) {
   return out
 }
 
-// The statement closest to allowing an implicitly denied request: the most of action, resource,
-// principal and condition matched (the action first).
+// The statement closest to allowing an implicitly denied request: among the statements that name its
+// action, the one that matched most of resource, principal and condition; the identity policies' first
+// (what a developer would edit), then the resource policy's. None when no statement names the action.
 function closest(analysis) {
-  const candidates = []
   for (const [kind, part] of [['identity', analysis.identityAnalysis], ['resource', analysis.resourceAnalysis]]) {
+    const candidates = []
     for (const statement of part?.unmatchedStatements ?? []) {
-      if (statement.explain.effect !== 'Allow') continue
       const e = statement.explain
-      const score = 4 * e.actionMatch + 2 * e.resourceMatch + (e.principalMatch !== 'NoMatch') + e.conditionMatch
+      if (e.effect !== 'Allow' || !e.actionMatch) continue
+      const score = 2 * e.resourceMatch + (e.principalMatch !== 'NoMatch') + e.conditionMatch
       candidates.push({ score, statement: statementLabel(kind, statement), missing: misses(statement) })
     }
+    candidates.sort((a, b) => b.score - a.score || a.statement.localeCompare(b.statement))
+    if (candidates.length) return { statement: candidates[0].statement, missing: candidates[0].missing }
   }
-  candidates.sort((a, b) => b.score - a.score || a.statement.localeCompare(b.statement))
-  return candidates.length ? { statement: candidates[0].statement, missing: candidates[0].missing } : null
+  return null
 }
 
 async function evaluate(item) {

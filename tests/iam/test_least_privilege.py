@@ -53,6 +53,7 @@ def test_every_recorded_call_is_allowed(decisions):
     recorded = [d for d in decisions if d.request.kind in ("call", "dependent", "runtime")]
     assert len(recorded) > 50
     assert iam.failures(recorded) == [], iam.failure_report(recorded)
+    assert [(d.request.source, d.ignored_context_keys) for d in decisions if d.ignored_context_keys] == []
 
 
 def test_every_service_path_is_allowed_and_step_functions_invokes_only_its_functions(decisions):

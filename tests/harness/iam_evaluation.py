@@ -513,13 +513,20 @@ class Mapper:
                                  f"the request {json.dumps(params)}")
         return found
 
-    def context_for(self, prefix: str, action: str, params: dict[str, Any], secure: bool) -> dict[str, Any]:
+    def context_for(self, prefix: str, action: str, params: dict[str, Any], secure: bool,
+                    call: AwsCall | None = None) -> dict[str, Any]:
+        """``aws:SecureTransport``, and each of the action's own condition keys whose name is a request
+        member's name or the name it travels under (a header such as ``x-amz-server-side-encryption``)."""
         data = self.catalog.get(prefix, action)
         context: dict[str, Any] = {"aws:SecureTransport": "true" if secure else "false"}
+        wire_names: dict[str, str] = {}
+        shape = _service_model(call.service).operation_model(call.operation).input_shape if call else None
+        for member, member_shape in (shape.members.items() if shape else []):
+            wire_names[str(member_shape.serialization.get("name", member)).lower()] = member
         for key in data["conditionKeys"]:
             service, _, name = key.partition(":")
             if service == prefix and "$" not in name and "/" not in name:
-                values = _values(params, name.replace("-", ""))
+                values = _values(params, wire_names.get(name.lower(), name.replace("-", "")))
                 if values:
                     context[key] = values[0] if len(values) == 1 else values
         tags = _tags(params)
@@ -546,7 +553,7 @@ class Mapper:
         action = self.action_for(call)
         source = f"{function_id} {call.service}.{call.operation}"
         region = call.region or self.policies.region
-        context = self.context_for(prefix, action, call.params, call.secure_transport)
+        context = self.context_for(prefix, action, call.params, call.secure_transport, call)
         resources = self.resources_for(prefix, action, call.params, call.response_arns, region)
         requests = [self._request("call", source, role_id, session, f"{prefix}:{action}", r, context)
                     for r in resources]

@@ -217,6 +217,10 @@ def test_calls_map_to_actions_resources_and_dependents_from_the_authorization_da
     }
     [pass_role] = [r for r in requests if r.action == "iam:PassRole"]
     assert pass_role.context["iam:PassedToService"] == "personalize.amazonaws.com"
+    put_call = by_operation[("s3", "PutObject")]
+    encrypted = iam.AwsCall(put_call.function, "s3", "PutObject", {**put_call.params, "ServerSideEncryption": "aws:kms"})
+    [put] = mapper.requests_for_call(encrypted)
+    assert put.context["s3:x-amz-server-side-encryption"] == "aws:kms"  # a header's condition key
     [put_events] = mapper.requests_for_call(by_operation[("events", "PutEvents")])
     assert put_events.resource.endswith(":event-bus/default") and put_events.context["events:source"]
 

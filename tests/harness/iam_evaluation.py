@@ -70,24 +70,39 @@ _DOC_PERMISSION = re.compile(r"\b([a-z0-9-]+):([A-Z][A-Za-z0-9]+)\b")
 @dataclass(frozen=True)
 class Finding:
     """A denial the evaluation found in the library's policies and reported, acknowledged here so the
-    suite stays usable until it is fixed. Narrow: one action, denied only by one condition key of the
-    statement closest to allowing it. ``tests/iam`` asserts every finding still reproduces, so a fix
+    suite stays usable until it is fixed. Narrow: one action, denied only because one condition of the
+    statement closest to allowing it fails for the simulator's stated reason (a wrong value still fails). ``tests/iam`` asserts every finding still reproduces, so a fix
     makes the acknowledgment fail until it is removed."""
 
     action: str
     condition_key: str
+    why: str  # the simulator's reason the condition did not match (simulate.mjs)
     reason: str
 
     def covers(self, decision: "Decision") -> bool:
-        closest = decision.closest or {}
-        return (decision.decision == "ImplicitlyDenied" and decision.request.action == self.action
-                and decision.request.expect == "Allowed"
-                and any(m.startswith("condition") and self.condition_key in m for m in closest.get("missing", []))
-                and all(m.startswith("condition") for m in closest.get("missing", [])))
+        missing = (decision.closest or {}).get("missing", [])
+        request = decision.request
+        return (decision.decision == "ImplicitlyDenied" and request.action == self.action
+                and request.expect == "Allowed"
+                and missing == [f"condition (StringEquals {self.condition_key}: {self.why})"]
+                and self._value_allowed(request, decision.closest["statement"]))
+
+    def _value_allowed(self, request: "Request", statement_label: str) -> bool:
+        """The simulator stops at the operator, before the values: check the request's value against the
+        closest statement's own values here, so a wrong value is not acknowledged with the finding."""
+        values = request.context.get(self.condition_key)
+        values = values if isinstance(values, list) else [values]
+        for _, policy in request.identity_policies:
+            for statement in policy["Statement"]:
+                if statement_label.endswith(f'statement "{statement.get("Sid")}"'):
+                    allowed = statement.get("Condition", {}).get("StringEquals", {}).get(self.condition_key, [])
+                    allowed = allowed if isinstance(allowed, list) else [allowed]
+                    return bool(values) and all(v in allowed for v in values)
+        return False
 
 
 KNOWN_FINDINGS = (
-    Finding("events:PutEvents", "events:source",
+    Finding("events:PutEvents", "events:source", "a single-valued operator on a multivalued key",
             "the outcome reporters' PublishOutcomeEvents statement conditions events:PutEvents on "
             "StringEquals events:source; the Service Authorization Reference types events:source as "
             "ArrayOfString, and a single-valued operator without ForAnyValue/ForAllValues does not match a "

@@ -42,7 +42,9 @@ function misses(analysis) {
   if (explain.principalMatch === 'NoMatch') out.push('principal')
   if (!explain.conditionMatch) {
     const failed = asList(explain.conditions).filter((c) => !c.matches)
-    out.push(`condition (${failed.map((c) => `${c.operator} ${c.conditionKeyValue}`).join(', ')})`)
+    const why = (c) => (c.failedBecauseArray ? ': a single-valued operator on a multivalued key'
+      : c.failedBecauseMissing ? ': the key is not in the request' : '')
+    out.push(`condition (${failed.map((c) => `${c.operator} ${c.conditionKeyValue}${why(c)}`).join(', ')})`)
   }
   return out
 }

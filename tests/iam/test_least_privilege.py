@@ -169,10 +169,16 @@ def test_deleting_any_statement_of_any_functions_policy_denies_a_recorded_reques
     assert finding_survivors == finding_statements
 
 
-def test_every_known_finding_still_reproduces(decisions):
-    """A finding fixed in the constructs makes this fail until its acknowledgment is removed."""
+def test_every_known_finding_still_reproduces_and_hides_nothing_else(iam_simulator, policies, decisions):
+    """A finding fixed in the constructs makes this fail until its acknowledgment is removed; and the
+    acknowledgment does not cover the same request with a value the statement does not allow."""
     for finding in iam.KNOWN_FINDINGS:
-        assert any(finding.covers(d) for d in decisions), f"no longer reproduces: {finding.reason}"
+        covered = [d for d in decisions if finding.covers(d)]
+        assert covered, f"no longer reproduces: {finding.reason}"
+        request = covered[0].request
+        wrong = iam.Request(**{**request.__dict__, "context": {**request.context, finding.condition_key: "not-ours"}})
+        [decision] = iam.evaluate(iam_simulator, [wrong], policies.account)
+        assert not decision.allowed and decision.finding is None and not decision.as_expected
 
 
 @pytest.mark.parametrize("handler", ["deletion_validate.handler", "deletion_launch.handler",

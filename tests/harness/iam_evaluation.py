@@ -103,11 +103,12 @@ class Finding:
 
 KNOWN_FINDINGS = (
     Finding("events:PutEvents", "events:source", "a single-valued operator on a multivalued key",
-            "the outcome reporters' PublishOutcomeEvents statement conditions events:PutEvents on "
-            "StringEquals events:source; the Service Authorization Reference types events:source as "
-            "ArrayOfString, and a single-valued operator without ForAnyValue/ForAllValues does not match a "
-            "multivalued key, so the simulator denies every outcome event (reported in issue 14's closing "
-            "note; the fix belongs in constructs/)"),
+            "the outcome reporters' PublishOutcomeEvents statement allows events:PutEvents under StringEquals "
+            "events:source; the Service Authorization Reference types events:source as ArrayOfString, and the "
+            "simulator matches no single-valued operator against a multivalued key, so it denies every outcome "
+            "event. The EventBridge user guide documents the key as single-valued with StringEquals examples, "
+            "so AWS probably allows it: to be confirmed in an account (ForAllValues:StringEquals with "
+            "Null events:source=false satisfies both readings; a change for constructs/)"),
 )
 
 

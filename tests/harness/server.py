@@ -629,9 +629,21 @@ def install_event_delivery(functions: DeployedFunctions) -> list[str]:
     - An execution started without a name gets a UUID (moto names it "None", so a second
       unnamed start would collide with the first).
     """
-    from moto.events.models import Rule, events_backends
+    _deliver_rules_to_lambda(functions)
+    _emit_execution_status_changes()
+    _name_unnamed_executions()
+    return ["EventBridge rules deliver to Lambda targets (asynchronous invocation)",
+            "Step Functions emits Execution Status Change events",
+            "Step Functions names an execution started without a name with a UUID (moto: \"None\")"]
+
+
+
+
+def _deliver_rules_to_lambda(functions: DeployedFunctions) -> None:
+    """EventBridge rules deliver to Lambda targets as an asynchronous invocation of the deployed code
+    (``Input`` / ``InputTransformer`` applied); other targets as moto does."""
+    from moto.events.models import Rule
     from moto.events.utils import EventTemplateParser
-    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
     from moto.utilities.arns import parse_arn
 
     original_send = Rule.send_to_targets
@@ -666,6 +678,13 @@ def install_event_delivery(functions: DeployedFunctions) -> list[str]:
         return None
 
     Rule.send_to_targets = send_to_targets
+
+
+def _emit_execution_status_changes() -> None:
+    """Step Functions puts "Step Functions Execution Status Change" events (RUNNING and the terminal
+    status) on the default bus, in AWS's documented shape."""
+    from moto.events.models import events_backends
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
 
     def status_change(execution: Any) -> None:
         def millis(value: Any) -> int | None:
@@ -702,6 +721,9 @@ def install_event_delivery(functions: DeployedFunctions) -> list[str]:
     Execution.start = start
     BaseExecutionWorkerCommunication.terminated = terminated
 
+
+def _name_unnamed_executions() -> None:
+    """An execution started without a name gets a UUID (moto would name every one "None")."""
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
     original_start_execution = StepFunctionsParserBackend.start_execution
@@ -713,9 +735,6 @@ def install_event_delivery(functions: DeployedFunctions) -> list[str]:
                                         trace_header)
 
     StepFunctionsParserBackend.start_execution = start_execution
-    return ["EventBridge rules deliver to Lambda targets (asynchronous invocation)",
-            "Step Functions emits Execution Status Change events",
-            "Step Functions names an execution started without a name with a UUID (moto: \"None\")"]
 
 
 # ---- the control endpoint ---------------------------------------------------------------------

@@ -834,9 +834,13 @@ def recorded_requests(policies: Policies, calls: list[AwsCall], invoked: Iterabl
 
 
 def evaluate_recording(simulator: Simulator, template: dict[str, Any], workflows: Any) -> list[Decision]:
-    """Evaluate what a :class:`~tests.harness.local.LocalWorkflows` recorded, against its template."""
+    """Evaluate what a :class:`~tests.harness.local.LocalWorkflows` recorded, against its template.
+    Functions a test added to the harness (``add_function``) are not the template's: not evaluated."""
     policies = Policies(template, workflows.resolver)
-    requests = recorded_requests(policies, workflows.recorder.calls, [i.function for i in workflows.recorder.invocations])
+    ours = set(policies.of_type("AWS::Lambda::Function"))
+    calls = [c for c in workflows.recorder.calls if c.function in ours]
+    requests = recorded_requests(policies, calls, [i.function for i in workflows.recorder.invocations
+                                                   if i.function in ours])
     return evaluate(simulator, requests, policies.account)
 
 

@@ -15,6 +15,8 @@ Backend
     so ``--state-machine-arn`` can discover the bucket and prefix) and a CloudFormation stack whose outputs are
     the sample app's (for ``--stack``). The harness is set up once for the tier (package scope) and reset
     before each test; executions cannot be deleted, so :func:`executions` returns only the current test's.
+    After each test, the AWS calls its handlers made are evaluated against the template's policies with the
+    IAM simulator (the CLI's own calls are an operator's, not the library's: not evaluated; see tests/iam).
 
 Privacy
     Every invocation's standard output and standard error are checked for the user IDs of the CSV files the

@@ -17,7 +17,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 export CDK_HOME := $(CURDIR)/.cdk
 export CHECKOV := $(CURDIR)/$(CHECKOV_VENV)/bin/checkov
 
-.PHONY: help deps synth test deploy destroy bench wheel diagrams clean local local-up local-down
+.PHONY: help deps synth test deploy destroy bench wheel diagrams clean local local-up local-down iam-report
 
 help:
 	@echo "make synth   - install everything (first run) and synthesize the sample app into cdk.out/"
@@ -25,6 +25,7 @@ help:
 	@echo "make deploy  - deploy the sample app with your AWS credentials (real account)"
 	@echo "make local   - deploy the sample app into a local AWS emulator (127.0.0.1), run both workflows, tear down"
 	@echo "make local-up / local-down - keep the emulator and the deployed stack running for exploration / stop them"
+	@echo "make iam-report - every AWS call the handlers make and every service path, evaluated with the IAM simulator: principal, action, resource, decision, decisive statement"
 	@echo "make bench   - polling benchmark on a virtual clock (report in .bench/)"
 	@echo "make wheel   - build the wheel into dist/"
 	@echo "make diagrams - redraw docs/ (architecture and state machines) from the synthesized template (needs graphviz)"
@@ -70,6 +71,10 @@ local-up: $(BIN)/.installed node_modules/.installed
 
 local-down: $(BIN)/.installed
 	$(BIN)/python -m tests.harness.local_deploy down
+
+# The IAM evaluation as a table (tests/iam/report.py; the simulator is the pinned dev-only npm package).
+iam-report: $(BIN)/.installed node_modules/.installed
+	$(BIN)/python -m tests.iam.report
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m tests.bench.run $(BENCH_ARGS)

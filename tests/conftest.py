@@ -85,3 +85,30 @@ def local_sample_template(make_app) -> Callable[..., dict[str, Any]]:
 def local_template(local_sample_template) -> dict[str, Any]:
     """The sample app as deployed by default, for the local harness (shared by the e2e and CLI tiers)."""
     return local_sample_template()
+
+
+@pytest.fixture(scope="session")
+def optional_iam_simulator():
+    """One IAM policy simulator process (tests/iam/simulate.mjs, @cloud-copilot/iam-simulate) for the
+    session, shared by the IAM tier, the end-to-end tier's per-test evaluation and the deploy tier;
+    None without Node or node_modules (a failure under CI, where `make test` installs them)."""
+    from tests.harness.iam_evaluation import Simulator, available
+
+    problem = available()
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"the IAM simulator cannot run: {problem}")
+        yield None
+        return
+    simulator = Simulator()
+    yield simulator
+    simulator.close()
+
+
+@pytest.fixture(scope="session")
+def iam_simulator(optional_iam_simulator):
+    if optional_iam_simulator is None:
+        from tests.harness.iam_evaluation import available
+
+        pytest.skip(f"the IAM simulator cannot run: {available()}")
+    return optional_iam_simulator

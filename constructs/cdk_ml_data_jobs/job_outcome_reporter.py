@@ -82,7 +82,11 @@ class JobOutcomeReporter(Construct):
             iam.PolicyStatement(sid="PublishOutcomeEvents", actions=["events:PutEvents"],
                                 resources=[stack.format_arn(service="events", resource="event-bus",
                                                             resource_name="default")],
-                                conditions={"StringEquals": {"events:source": EVENT_SOURCE}}),
+                                # events:source is typed multivalued in the Service Authorization Reference and
+                                # documented single-valued by EventBridge: ForAllValues with Null=false reads the
+                                # same under both (exactly one source, ours).
+                                conditions={"ForAllValues:StringEquals": {"events:source": [EVENT_SOURCE]},
+                                            "Null": {"events:source": "false"}}),
         ]
         if audit_bucket is not None:
             audit_records = audit_bucket.arn_for_objects(f"{audit_prefix}*")

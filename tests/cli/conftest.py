@@ -15,6 +15,8 @@ Backend
     so ``--state-machine-arn`` can discover the bucket and prefix) and a CloudFormation stack whose outputs are
     the sample app's (for ``--stack``). The harness is set up once for the tier (package scope) and reset
     before each test; executions cannot be deleted, so :func:`executions` returns only the current test's.
+    After each test, the AWS calls its handlers made are evaluated against the template's policies with the
+    IAM simulator (the CLI's own calls are an operator's, not the library's: not evaluated; see tests/iam).
 
 Privacy
     Every invocation's standard output and standard error are checked for the user IDs of the CSV files the
@@ -35,6 +37,7 @@ from typing import Any, Iterator
 import pytest
 
 from tests.harness.fakes import JobPlan
+from tests.harness.iam_evaluation import evaluate_recording, failure_report, failures
 from tests.harness.local import LocalWorkflows
 
 STACK = "CdkMlDataJobs"
@@ -61,8 +64,9 @@ def backend(local_template) -> Iterator[LocalWorkflows]:
 
 
 @pytest.fixture
-def local(backend: LocalWorkflows) -> Iterator[LocalWorkflows]:
-    """The tier's harness, reset for this test: empty data bucket, short default jobs, no recorded calls.
+def local(backend: LocalWorkflows, local_template, optional_iam_simulator) -> Iterator[LocalWorkflows]:
+    """The tier's harness, reset for this test: empty data bucket, short default jobs, no recorded calls;
+    afterwards, the AWS calls the test's handlers made are evaluated with the IAM simulator (tests/iam).
 
     Executions cannot be deleted from Step Functions: :func:`executions` returns only this test's.
     """
@@ -73,12 +77,17 @@ def local(backend: LocalWorkflows) -> Iterator[LocalWorkflows]:
     for fake in backend.fakes:
         fake.calls.clear()
         fake.violations.clear()
+    backend.recorder.calls.clear()
+    backend.recorder.invocations.clear()
     backend.earlier_executions = {  # type: ignore[attr-defined]
         e["executionArn"] for machine in backend.machine_arns.values()
         for e in backend.sfn.list_executions(stateMachineArn=machine)["executions"]}
     yield backend
     assert backend.personalize.violations == [], "a request broke the Personalize service model"
     assert backend.cleanroomsml.violations == [], "a request broke the Clean Rooms ML service model"
+    if optional_iam_simulator is not None:
+        decisions = evaluate_recording(optional_iam_simulator, local_template, backend)
+        assert failures(decisions) == [], failure_report(decisions)
 
 
 def _empty_bucket(workflows: LocalWorkflows) -> None:

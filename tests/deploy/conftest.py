@@ -23,9 +23,14 @@ Clean-up
     fails (the emulator also stops by itself if this process dies). On failure the emulator
     and CLI logs are copied to ``.local/deploy-tier-logs/`` first.
 
+IAM
+    The emulator enforces no IAM (it evaluates no policies and does not apply bucket policies).
+    Instead it records every AWS call the deployed handlers make (``<state dir>/aws-calls.jsonl``),
+    and a test evaluates them with the IAM simulator against the deployed template, intrinsics
+    resolved with the names the deployment gave (see tests/iam for what that proves).
+
 What it does not prove
-    IAM (the emulator does not evaluate policies; bucket policies are not applied), the real
-    services' behaviour (Personalize and Clean Rooms ML are our fakes), the Lambda runtime
+    The real services' behaviour (Personalize and Clean Rooms ML are our fakes), the Lambda runtime
     (handlers run under this Python, without timeouts), stack updates (local deploys are
     create-only). The template tier and the end-to-end tier cover what they can of those.
 
@@ -46,13 +51,13 @@ from typing import Iterator
 import pytest
 
 from tests.harness.lambda_runtime import environ
-from tests.harness.local_deploy import CDK, ROOT, STATE_ROOT, Cdk, Emulator, LocalRunError, start_and_synth
+from tests.harness.local_deploy import CDK, ROOT, STATE_ROOT, Cdk, EmulatorProcess, LocalRunError, start_and_synth
 from tests.harness.server import FORBIDDEN_VARIABLES, isolated_environment
 
 
 @dataclass
 class Deployment:
-    emulator: Emulator
+    emulator: EmulatorProcess
     cdk: Cdk
     outputs: dict[str, str]
 

@@ -255,6 +255,39 @@ def test_no_request_broke_the_service_models_and_no_function_crashed(deployment)
     assert {i["error"] for i in state["invocations"] if i["error"]} <= expected
 
 
+def test_every_aws_call_the_deployed_code_made_is_allowed_by_the_deployed_policies(deployment,
+                                                                                 optional_iam_simulator):
+    """The handlers' calls in the emulator (recorded there, tests/harness/aws_calls.py), evaluated with the
+    IAM simulator against the deployed template, intrinsics resolved with the names the deployment gave
+    (ListStackResources); plus the service principals' paths. See tests/iam for what that proves."""
+    from tests.harness import iam_evaluation as iam
+    from tests.harness.assembly import DeployedResolver
+    from tests.harness.aws_calls import read
+    from tests.harness.server import AWS_CALLS_FILE
+
+    if optional_iam_simulator is None:
+        pytest.skip(f"the IAM simulator cannot run: {iam.available()}")
+    settle(deployment.emulator)
+    calls, invocations = read(str(deployment.emulator.state_dir / AWS_CALLS_FILE))
+    template = json.loads((deployment.cdk.assembly / f"{STACK_NAME}.template.json").read_text())
+    pages = deployment.emulator.client("cloudformation").get_paginator("list_stack_resources").paginate(
+        StackName=STACK_NAME)
+    resolver = DeployedResolver(template, {r["LogicalResourceId"]: r["PhysicalResourceId"]
+                                           for page in pages for r in page["StackResourceSummaries"]
+                                           if r.get("LogicalResourceId") and r.get("PhysicalResourceId")})
+    policies = iam.Policies(template, resolver)
+    requests = iam.recorded_requests(policies, calls, [i.function for i in invocations]) + iam.service_paths(policies)
+    decisions = iam.evaluate(optional_iam_simulator, requests, policies.account)
+    assert iam.failures(decisions) == [], iam.failure_report(decisions)
+    handlers = {k for k, r in policies.of_type("AWS::Lambda::Function").items()
+                if str(r["Properties"].get("Runtime", "")).startswith("python")}
+    evaluated = {d.request.source.split(" ", 1)[0] for d in decisions if d.request.kind == "call"}
+    assert handlers <= evaluated, f"deployed functions whose calls were not evaluated: {handlers - evaluated}"
+    assert {c.params["Bucket"] for c in calls if c.service == "s3"} == {deployment.outputs["DataBucketName"]}
+    assert len(decisions) > 40
+    assert SAMPLE_USER_IDS[0] not in json.dumps([c.__dict__ for c in calls])
+
+
 # ---- teardown --------------------------------------------------------------------------------------------
 def test_destroy_leaves_nothing_behind(deployment):
     deployment.cdk.destroy()

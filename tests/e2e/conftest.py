@@ -2,7 +2,9 @@
 real ASL interpreter (moto's Step Functions executor) with the real handler
 code running in-process, S3 in moto, Personalize data deletion and Clean Rooms
 ML answered by HTTP-level fakes checked against botocore's service models, on
-a virtual clock (waits and retry back-off cost no real time).
+a virtual clock (waits and retry back-off cost no real time). After each test, every AWS
+call its handlers made is evaluated against the template's policies with the IAM simulator
+(tests/harness/iam_evaluation.py; the IAM tier, tests/iam, says what that proves).
 See tests/harness/local.py for how, and for what differs from AWS.
 """
 
@@ -13,6 +15,7 @@ from typing import Any, Iterator
 
 import pytest
 
+from tests.harness.iam_evaluation import evaluate_recording, failure_report, failures
 from tests.harness.local import Execution, LocalWorkflows
 
 GROUP = "arn:aws:personalize:us-east-1:123456789012:dataset-group/shop"
@@ -40,7 +43,7 @@ def assert_explained(ex: Execution) -> None:
     assert not marks, f"{ex.error}: the cause carries {marks}: {ex.cause[:300]}"
 
 
-def _workflows(template: dict[str, Any]) -> Iterator[LocalWorkflows]:
+def _workflows(template: dict[str, Any], simulator: Any) -> Iterator[LocalWorkflows]:
     from cdk_ml_data_jobs._assets import lambda_code_dir
 
     with LocalWorkflows(template, str(lambda_code_dir())) as workflows:
@@ -52,16 +55,19 @@ def _workflows(template: dict[str, Any]) -> Iterator[LocalWorkflows]:
         assert workflows.personalize.violations == [], "a request broke the Personalize service model"
         assert workflows.cleanroomsml.violations == [], "a request broke the Clean Rooms ML service model"
         assert workflows.dead_letters == [], "an event delivery failed"
+        if simulator is not None:  # every AWS call the scenario's handlers made, evaluated (see tests/iam)
+            decisions = evaluate_recording(simulator, template, workflows)
+            assert failures(decisions) == [], failure_report(decisions)
 
 
 @pytest.fixture
-def local(local_template) -> Iterator[LocalWorkflows]:
-    yield from _workflows(local_template)
+def local(local_template, optional_iam_simulator) -> Iterator[LocalWorkflows]:
+    yield from _workflows(local_template, optional_iam_simulator)
 
 
 @pytest.fixture
-def triggered(triggered_template) -> Iterator[LocalWorkflows]:
-    yield from _workflows(triggered_template)
+def triggered(triggered_template, optional_iam_simulator) -> Iterator[LocalWorkflows]:
+    yield from _workflows(triggered_template, optional_iam_simulator)
 
 
 def audit_records(local: LocalWorkflows) -> list[dict[str, Any]]:
@@ -72,7 +78,7 @@ def audit_records(local: LocalWorkflows) -> list[dict[str, Any]]:
 
 def everything_emitted(local: LocalWorkflows, *executions: Execution) -> str:
     """All text a scenario produced: outputs, errors, causes, full histories, function results, service calls,
-    announced events and messages, audit records."""
+    announced events and messages, audit records, the recorded AWS calls."""
     parts: list[Any] = [local.captured("events"), local.captured("notifications"), audit_records(local)]
     for ex in executions:
         parts += [ex.output, ex.error, ex.cause, ex.history]
@@ -80,4 +86,5 @@ def everything_emitted(local: LocalWorkflows, *executions: Execution) -> str:
         parts += [inv.result, inv.error]
     for fake in local.fakes:
         parts += [c.params for c in fake.calls]
+    parts += [c.__dict__ for c in local.recorder.calls]  # what the IAM evaluation keeps of every AWS call
     return json.dumps(parts, default=str)

@@ -9,4 +9,7 @@ really deployed into with the CDK CLI: ``server.py`` (moto's server on
 127.0.0.1), ``local_deploy.py`` (``make local``, ``make local-up``/``local-down``)
 and the deploy tier (tests/deploy). ``lambda_runtime.py`` holds what the
 in-process harness and the emulator share.
+
+Both record every AWS call the handlers make (``aws_calls.py``); ``iam_evaluation.py``
+evaluates such recordings against a template's policies with the IAM simulator (tests/iam).
 """

@@ -63,6 +63,7 @@ class Resolver:
             "AWS::SQS::Queue": f"arn:aws:sqs:{self.region}:{self.account}:{name}",
             "AWS::KMS::Key": f"arn:aws:kms:{self.region}:{self.account}:key/{name}",
             "AWS::Events::Rule": f"arn:aws:events:{self.region}:{self.account}:rule/{name}",
+            "AWS::CloudWatch::Alarm": f"arn:aws:cloudwatch:{self.region}:{self.account}:alarm:{name}",
         }
         return arns[kind]
 
@@ -91,6 +92,26 @@ class Resolver:
             separator, parts = value["Fn::Join"]
             return separator.join(str(self.resolve(p)) for p in parts)
         return {k: self.resolve(v) for k, v in value.items()}
+
+
+class DeployedResolver(Resolver):
+    """A :class:`Resolver` with the names a deployment gave the resources (CloudFormation's physical
+    ids, e.g. from ``DescribeStackResources``), for templates deployed into the local emulator."""
+
+    def __init__(self, template: dict[str, Any], physical_ids: dict[str, str], account: str = ACCOUNT,
+                 region: str = REGION) -> None:
+        super().__init__(template, account, region)
+        self.physical_ids = physical_ids
+
+    def physical_name(self, logical_id: str) -> str:
+        physical = self.physical_ids.get(logical_id)
+        if physical is None:
+            return super().physical_name(logical_id)
+        if physical.startswith("arn:"):
+            return re.split(r"[:/]", physical)[-1]
+        if physical.startswith(("http://", "https://")):
+            return physical.rstrip("/").rsplit("/", 1)[-1]
+        return physical
 
 
 def functions(template: dict[str, Any], resolver: Resolver, code_dir: str) -> dict[str, FunctionSpec]:

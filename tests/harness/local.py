@@ -12,7 +12,8 @@
   the fakes read that clock. Nothing sleeps.
 
 Known differences from AWS: handlers run under the test's Python with no
-timeout; IAM is not evaluated; calls to the faked services are answered before
+timeout; IAM is not enforced here (every AWS call the handlers make is recorded,
+``self.recorder``, and evaluated against the template's policies by tests/iam); calls to the faked services are answered before
 botocore's retry loop, so the SDK's own retries are not exercised here (the
 state machine's Retry is).
 """
@@ -33,6 +34,7 @@ import boto3
 
 from . import assembly
 from . import events as events_module
+from .aws_calls import Recorder
 from .clock import VirtualClock
 from .fake_service import FakeService, install
 from .fakes import FakeCleanRoomsML, FakePersonalize
@@ -102,6 +104,8 @@ class LocalWorkflows:
         self.bucket_versioning = bucket_versioning
         self._stack = contextlib.ExitStack()
         self._invoke_lock = threading.Lock()
+        #: every AWS call the handlers made (for the IAM evaluation, tests/iam)
+        self.recorder = Recorder()
 
     # ---- set-up ---------------------------------------------------------------------
     def __enter__(self) -> "LocalWorkflows":
@@ -115,6 +119,7 @@ class LocalWorkflows:
         boto3.DEFAULT_SESSION = _shared_session()  # mock_aws() set it to None; it restores the previous on exit
         self._stack.callback(install(self.fakes, boto3.DEFAULT_SESSION.events))
         self._stack.callback(self.s3_pretend.install(boto3.DEFAULT_SESSION.events))
+        self._stack.callback(self.recorder.install(boto3.DEFAULT_SESSION.events).uninstall)
         code_dirs = {spec.code_dir for spec in self.functions.values()}
         self._stack.enter_context(_handler_imports(code_dirs, self.clock))
         self.s3 = boto3.client("s3")
@@ -167,7 +172,7 @@ class LocalWorkflows:
             if not events_module.matches(rule.pattern, event):
                 continue
             for target in rule.targets:
-                self._invoke(target, json.dumps(event), {})
+                self._invoke(target, json.dumps(event), {}, asynchronous=True)
                 invocation = self.invocations[-1]
                 delivered.append(invocation)
                 (self.dead_letters if invocation.error else self.deliveries).append(invocation)
@@ -254,7 +259,8 @@ class LocalWorkflows:
         self.machine_arns[name] = arn
         return arn
 
-    def _invoke(self, function_name: str, body: Any, response_headers: dict[str, str]) -> bytes:
+    def _invoke(self, function_name: str, body: Any, response_headers: dict[str, str],
+                asynchronous: bool = False) -> bytes:
         spec = self.functions.get(function_name) or next(
             s for s in self.functions.values() if s.logical_id == function_name)
         event = json.loads(body) if body else {}
@@ -274,7 +280,8 @@ class LocalWorkflows:
                     self.invocations.append(Invocation(spec.logical_id, event, None, "raw payload", at))
                     return fault
                 handler = _raiser(fault)
-            outcome = call_handler(handler, event, Context(spec.logical_id, spec.arn), response_headers)
+            with self.recorder.invocation(spec.logical_id, asynchronous):
+                outcome = call_handler(handler, event, Context(spec.logical_id, spec.arn), response_headers)
             if outcome.error is not None:
                 self.invocations.append(Invocation(spec.logical_id, event, None, outcome.error, at))
                 return outcome.payload

@@ -60,7 +60,10 @@ def _say(message: str) -> None:
 
 # ---- the emulator process -----------------------------------------------------------------------
 @dataclass
-class Emulator:
+class EmulatorProcess:
+    """This side of the emulator: the child process running ``tests.harness.server`` (whose
+    :class:`~tests.harness.server.EmulatorServer` is the server itself), started, attached to, talked to."""
+
     state_dir: Path
     pid: int
     port: int
@@ -76,7 +79,7 @@ class Emulator:
         return self.state_dir / "server.log"
 
     @classmethod
-    def start(cls, state_dir: Path, *, detach: bool = False, timeout: float = 60.0) -> "Emulator":
+    def start(cls, state_dir: Path, *, detach: bool = False, timeout: float = 60.0) -> "EmulatorProcess":
         """Start ``tests.harness.server`` and wait until it accepts requests.
 
         Attached (default): the server stops by itself when this process goes away.
@@ -106,7 +109,7 @@ class Emulator:
         return cls(state_dir, state["pid"], state["port"], state["generationJobArn"], process)
 
     @classmethod
-    def attach(cls, state_dir: Path) -> "Emulator | None":
+    def attach(cls, state_dir: Path) -> "EmulatorProcess | None":
         """The emulator recorded in ``state_dir``, if it is still running."""
         state_file = state_dir / STATE_FILE
         if not state_file.is_file():
@@ -176,7 +179,7 @@ class Cdk:
     """
 
     work_dir: Path  # cloud assembly, outputs file, CLI log
-    emulator: Emulator | None = None
+    emulator: EmulatorProcess | None = None
     context: dict[str, str] = field(default_factory=lambda: {"destroyOnRemoval": "true"})
 
     @property
@@ -247,14 +250,14 @@ class Cdk:
         self.run("destroy", stack, "--force")
 
 
-def start_and_synth(state_dir: Path, *, detach: bool = False, say: Printer = _say) -> tuple[Emulator, Cdk]:
+def start_and_synth(state_dir: Path, *, detach: bool = False, say: Printer = _say) -> tuple[EmulatorProcess, Cdk]:
     """Start the emulator while the CLI synthesizes the app (the two do not depend on each other)."""
     cdk = Cdk(state_dir)
     started = time.monotonic()
     with ThreadPoolExecutor(1) as pool:
         synth = pool.submit(cdk.synth)
         try:
-            emulator = Emulator.start(state_dir, detach=detach)
+            emulator = EmulatorProcess.start(state_dir, detach=detach)
         except BaseException:
             synth.cancel()
             raise
@@ -309,7 +312,7 @@ def _history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
             return events
 
 
-def follow(emulator: Emulator, workflow: str, execution_arn: str, *, say: Printer = _say,
+def follow(emulator: EmulatorProcess, workflow: str, execution_arn: str, *, say: Printer = _say,
            every: int = 5, timeout: float = 120.0, started: float | None = None,
            clock_before: datetime | None = None) -> Outcome:
     """Follow an execution to its end, printing its progress: the job's status whenever it changes
@@ -359,7 +362,7 @@ def _stamp() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
 
 
-def run_deletion(emulator: Emulator, outputs: dict[str, str], *, name: str | None = None,
+def run_deletion(emulator: EmulatorProcess, outputs: dict[str, str], *, name: str | None = None,
                  user_ids: list[str] | None = None, header: str = "USER_ID", plan: dict[str, Any] | None = None,
                  say: Printer = _say, **follow_args: Any) -> Outcome:
     """Upload a CSV under the deployed bucket's deletion prefix and run the deletion workflow on it.
@@ -379,7 +382,7 @@ def run_deletion(emulator: Emulator, outputs: dict[str, str], *, name: str | Non
     return follow(emulator, "deletion", arn, say=say, started=started, clock_before=clock_before, **follow_args)
 
 
-def run_export(emulator: Emulator, outputs: dict[str, str], *, name: str | None = None, size: int = 5000,
+def run_export(emulator: EmulatorProcess, outputs: dict[str, str], *, name: str | None = None, size: int = 5000,
                plan: dict[str, Any] | None = None, generation_job_arn: str | None = None, say: Printer = _say,
                **follow_args: Any) -> Outcome:
     """Run the export workflow for the emulator's ACTIVE generation job; ``plan`` scripts the faked export."""
@@ -416,7 +419,7 @@ def summary(outcomes: list[Outcome]) -> str:
     return "\n".join(lines)
 
 
-def settle(emulator: Emulator, timeout: float = 30.0) -> dict[str, Any]:
+def settle(emulator: EmulatorProcess, timeout: float = 30.0) -> dict[str, Any]:
     """Wait until the emulator's asynchronous invocations (EventBridge targets) have finished;
     returns its state."""
     deadline = time.monotonic() + timeout
@@ -437,7 +440,7 @@ def invocation_report(state: dict[str, Any], stack: str = STACK_NAME) -> str:
     return "Deployed functions run: " + ", ".join(parts)
 
 
-def stack_leftovers(emulator: Emulator, outputs: dict[str, str], stack: str = STACK_NAME) -> list[str]:
+def stack_leftovers(emulator: EmulatorProcess, outputs: dict[str, str], stack: str = STACK_NAME) -> list[str]:
     """What of the stack is still there after a destroy (should be nothing)."""
     left = []
     cfn = emulator.client("cloudformation")
@@ -506,7 +509,7 @@ def command_run(state_dir: Path, say: Printer = _say) -> int:
 
 
 def command_up(state_dir: Path, say: Printer = _say) -> int:
-    running = Emulator.attach(state_dir)
+    running = EmulatorProcess.attach(state_dir)
     if running is not None:
         say(f"already up: {running.endpoint} (pid {running.pid}); `make local-down` stops it")
         _print_access(running, json.loads((state_dir / "outputs.json").read_text()).get(STACK_NAME, {})
@@ -530,7 +533,7 @@ def command_up(state_dir: Path, say: Printer = _say) -> int:
     return 0
 
 
-def _print_access(emulator: Emulator, outputs: dict[str, str], say: Printer) -> None:
+def _print_access(emulator: EmulatorProcess, outputs: dict[str, str], say: Printer) -> None:
     say(f"Local AWS emulator: {emulator.endpoint} (pid {emulator.pid}, log {emulator.log_path})")
     say("Stack outputs:")
     for key, value in outputs.items():
@@ -553,7 +556,7 @@ Wait states and retries run on the emulator's virtual clock: a 40-minute deletio
 
 
 def command_down(state_dir: Path, say: Printer = _say) -> int:
-    emulator = Emulator.attach(state_dir)
+    emulator = EmulatorProcess.attach(state_dir)
     if emulator is None:
         say("nothing to stop (no running emulator recorded in .local/)")
     else:

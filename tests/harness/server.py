@@ -17,7 +17,8 @@ all before the socket accepts its first request:
 - Personalize data deletion and Clean Rooms ML (which moto lacks) are answered
   inside this process by the same fakes the tests use (``fakes.py``), hooked on
   boto3's default session; the handlers' other calls (S3...) reach this server
-  through ``AWS_ENDPOINT_URL``.
+  through ``AWS_ENDPOINT_URL``. Every call the handlers make is recorded in
+  ``<state-dir>/aws-calls.jsonl`` for the IAM evaluation (``aws_calls.py``).
 - Time is virtual (``clock.py``): Wait states and Retry back-off advance it,
   and the handlers (``jobkit.clock.now``) and the fakes read it; it also moves
   with real time, so executions started by hand see a plausible clock.
@@ -63,6 +64,8 @@ HOST = "127.0.0.1"
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 STATE_FILE = "server.json"
+#: Every AWS call the deployed handlers make, one JSON line each (tests/harness/aws_calls.py), in the state dir.
+AWS_CALLS_FILE = "aws-calls.jsonl"
 CONTROL_PREFIX = "/_local/"
 #: The Clean Rooms ML audience generation job the fake has ready (ACTIVE; its model's bins include 5000).
 GENERATION_JOB_ID = "local-audience"
@@ -137,8 +140,8 @@ class DeployedFunctions:
     itself (none of the library's does).
     """
 
-    def __init__(self, cache_dir: Path, clock: Any) -> None:
-        self.cache_dir, self.clock = cache_dir, clock
+    def __init__(self, cache_dir: Path, clock: Any, recorder: Any) -> None:
+        self.cache_dir, self.clock, self.recorder = cache_dir, clock, recorder
         self.lock = threading.RLock()
         self.active: str | None = None
         self.invocations: list[dict[str, Any]] = []
@@ -182,7 +185,7 @@ class DeployedFunctions:
             "_HANDLER": function.handler or "", "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.run_time}",
         }
 
-    def invoke(self, function: Any, body: Any, response_headers: dict[str, str]) -> bytes:
+    def invoke(self, function: Any, body: Any, response_headers: dict[str, str], asynchronous: bool = False) -> bytes:
         from .lambda_runtime import Context, call_handler, environ, error_payload
 
         event = json.loads(body) if body else {}
@@ -210,7 +213,8 @@ class DeployedFunctions:
 
                 context = Context(function.function_name, function.function_arn, int(function.memory_size),
                                   int(function.timeout))
-                outcome = call_handler(handler, event, context, response_headers)
+                with self.recorder.invocation(function.function_name, asynchronous):
+                    outcome = call_handler(handler, event, context, response_headers)
         self._record(function, event, outcome.error, started)
         if outcome.error:
             log.info("%s: function error %s", function.function_name, outcome.error)
@@ -228,7 +232,7 @@ class DeployedFunctions:
 
         def run() -> None:
             try:
-                self.invoke(function, json.dumps(event), {})
+                self.invoke(function, json.dumps(event), {}, asynchronous=True)
             except Exception:  # noqa: BLE001 - never kill the emulator
                 log.exception("asynchronous invocation of %s failed", function_arn)
             finally:
@@ -367,8 +371,26 @@ def install_cloudformation_gaps() -> list[str]:
       without evaluating their conditions, so CDK's TLS-only statement would deny every request.
     """
     from moto.cloudformation import parsing
+
+    alarm = _alarm_model()
+    topic_policy, queue_policy = _policy_attachment_models()
+    if "AWS::CDK::Metadata" not in parsing.NULL_MODELS:
+        parsing.NULL_MODELS.append("AWS::CDK::Metadata")
+    _refuse_deleting_non_empty_buckets()
+    _apply_ignored_bucket_properties()
+    _apply_ignored_function_properties()
+    parsing.get_model_map.cache_clear()
+    parsing.get_name_type_map.cache_clear()
+    return [alarm.cloudformation_type(), topic_policy.cloudformation_type(), queue_policy.cloudformation_type(),
+            "AWS::CDK::Metadata (no-op)", "AWS::S3::Bucket delete refuses a non-empty bucket",
+            "AWS::S3::Bucket versioning, lifecycle, logging, public access block, ownership, EventBridge",
+            "AWS::Lambda::Function architectures, tracing, ephemeral storage"]
+
+
+def _alarm_model() -> type:
+    """``AWS::CloudWatch::Alarm`` through CloudWatch's own backend (moto's model metaclass registers
+    the class when it is defined)."""
     from moto.core.common_models import CloudFormationModel
-    from moto.s3.models import FakeBucket, s3_backends
 
     def resolve_arns(values: list[Any] | None) -> list[str]:
         return [str(v) for v in values or []]
@@ -424,6 +446,13 @@ def install_cloudformation_gaps() -> list[str]:
             from moto.cloudwatch.models import cloudwatch_backends
 
             cloudwatch_backends[account_id][region_name].delete_alarms([self.name])
+
+    return _Alarm
+
+
+def _policy_attachment_models() -> tuple[type, type]:
+    """``AWS::SNS::TopicPolicy`` and ``AWS::SQS::QueuePolicy``: the document stored on its targets."""
+    from moto.core.common_models import CloudFormationModel
 
     class _PolicyAttachment:
         """A policy document attached to SNS topics or SQS queues (stored, as moto enforces neither).
@@ -481,8 +510,13 @@ def install_cloudformation_gaps() -> list[str]:
             sqs_backends[account_id][region_name].set_queue_attributes(target.rstrip("/").rsplit("/", 1)[-1],
                                                                        {"Policy": document})
 
-    if "AWS::CDK::Metadata" not in parsing.NULL_MODELS:
-        parsing.NULL_MODELS.append("AWS::CDK::Metadata")
+    return _TopicPolicy, _QueuePolicy
+
+
+def _refuse_deleting_non_empty_buckets() -> None:
+    """CloudFormation refuses to delete a bucket that still holds objects (moto would keep it and
+    report success); raising lets moto retry once the auto-delete custom resource has emptied it."""
+    from moto.s3.models import FakeBucket, s3_backends
 
     original_delete = FakeBucket.delete_from_cloudformation_json.__func__
 
@@ -497,6 +531,11 @@ def install_cloudformation_gaps() -> list[str]:
 
     FakeBucket.delete_from_cloudformation_json = classmethod(delete_bucket)
 
+
+def _apply_ignored_bucket_properties() -> None:
+    """Bucket properties moto's CloudFormation ignores, applied on create."""
+    from moto.s3.models import FakeBucket
+
     original_create_bucket = FakeBucket.create_from_cloudformation_json.__func__
 
     def create_bucket(cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str,
@@ -507,6 +546,9 @@ def install_cloudformation_gaps() -> list[str]:
 
     FakeBucket.create_from_cloudformation_json = classmethod(create_bucket)
 
+
+def _apply_ignored_function_properties() -> None:
+    """Function properties moto's CloudFormation ignores: architectures, tracing, ephemeral storage."""
     from moto.awslambda.models import LambdaFunction
 
     original_create_function = LambdaFunction.create_from_cloudformation_json.__func__
@@ -522,12 +564,6 @@ def install_cloudformation_gaps() -> list[str]:
         return function
 
     LambdaFunction.create_from_cloudformation_json = classmethod(create_function)
-    parsing.get_model_map.cache_clear()
-    parsing.get_name_type_map.cache_clear()
-    return [_Alarm.cloudformation_type(), _TopicPolicy.cloudformation_type(), _QueuePolicy.cloudformation_type(),
-            "AWS::CDK::Metadata (no-op)", "AWS::S3::Bucket delete refuses a non-empty bucket",
-            "AWS::S3::Bucket versioning, lifecycle, logging, public access block, ownership, EventBridge",
-            "AWS::Lambda::Function architectures, tracing, ephemeral storage"]
 
 
 def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
@@ -593,9 +629,21 @@ def install_event_delivery(functions: DeployedFunctions) -> list[str]:
     - An execution started without a name gets a UUID (moto names it "None", so a second
       unnamed start would collide with the first).
     """
-    from moto.events.models import Rule, events_backends
+    _deliver_rules_to_lambda(functions)
+    _emit_execution_status_changes()
+    _name_unnamed_executions()
+    return ["EventBridge rules deliver to Lambda targets (asynchronous invocation)",
+            "Step Functions emits Execution Status Change events",
+            "Step Functions names an execution started without a name with a UUID (moto: \"None\")"]
+
+
+
+
+def _deliver_rules_to_lambda(functions: DeployedFunctions) -> None:
+    """EventBridge rules deliver to Lambda targets as an asynchronous invocation of the deployed code
+    (``Input`` / ``InputTransformer`` applied); other targets as moto does."""
+    from moto.events.models import Rule
     from moto.events.utils import EventTemplateParser
-    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
     from moto.utilities.arns import parse_arn
 
     original_send = Rule.send_to_targets
@@ -630,6 +678,13 @@ def install_event_delivery(functions: DeployedFunctions) -> list[str]:
         return None
 
     Rule.send_to_targets = send_to_targets
+
+
+def _emit_execution_status_changes() -> None:
+    """Step Functions puts "Step Functions Execution Status Change" events (RUNNING and the terminal
+    status) on the default bus, in AWS's documented shape."""
+    from moto.events.models import events_backends
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
 
     def status_change(execution: Any) -> None:
         def millis(value: Any) -> int | None:
@@ -666,6 +721,9 @@ def install_event_delivery(functions: DeployedFunctions) -> list[str]:
     Execution.start = start
     BaseExecutionWorkerCommunication.terminated = terminated
 
+
+def _name_unnamed_executions() -> None:
+    """An execution started without a name gets a UUID (moto would name every one "None")."""
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
     original_start_execution = StepFunctionsParserBackend.start_execution
@@ -677,9 +735,6 @@ def install_event_delivery(functions: DeployedFunctions) -> list[str]:
                                         trace_header)
 
     StepFunctionsParserBackend.start_execution = start_execution
-    return ["EventBridge rules deliver to Lambda targets (asynchronous invocation)",
-            "Step Functions emits Execution Status Change events",
-            "Step Functions names an execution started without a name with a UUID (moto: \"None\")"]
 
 
 # ---- the control endpoint ---------------------------------------------------------------------
@@ -747,7 +802,11 @@ class Control:
 
 
 # ---- the server ---------------------------------------------------------------------------------
-class Emulator:
+class EmulatorServer:
+    """The server itself, inside the emulator process: moto's app configured to run what is deployed,
+    behind the control endpoint, until it is told to stop (the parent side is
+    :class:`~tests.harness.local_deploy.EmulatorProcess`)."""
+
     def __init__(self, state_dir: Path, port: int = 0) -> None:
         self.state_dir, self.requested_port = state_dir, port
         self.port = 0
@@ -761,6 +820,7 @@ class Emulator:
         from moto.core.config import default_user_config
         from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
+        from .aws_calls import Recorder
         from .clock import VirtualClock
         from .fake_service import install
         from .fakes import ConfiguredModel, FakeCleanRoomsML, FakePersonalize, JobPlan
@@ -778,7 +838,10 @@ class Emulator:
 
         self.code_cache = self.state_dir / "lambda-code"
         shutil.rmtree(self.code_cache, ignore_errors=True)
-        self.functions = DeployedFunctions(self.code_cache, self.clock)
+        calls_file = self.state_dir / AWS_CALLS_FILE
+        calls_file.unlink(missing_ok=True)
+        self.recorder = Recorder(str(calls_file))
+        self.functions = DeployedFunctions(self.code_cache, self.clock, self.recorder)
         functions = self.functions
 
         def invoke(backend: Any, function_name: str, qualifier: Any, body: Any, headers: Any,
@@ -798,6 +861,7 @@ class Emulator:
             GENERATION_JOB_ID, model=ConfiguredModel("", "ABSOLUTE", list(SIZE_BINS)))
         boto3.setup_default_session(region_name=REGION)
         install([self.personalize, self.cleanroomsml], boto3.DEFAULT_SESSION.events)
+        self.recorder.install(boto3.DEFAULT_SESSION.events)  # the deployed handlers' clients use this session
         self.control = Control(self.clock, self.personalize, self.cleanroomsml, self.functions, generation_job)
 
     def serve(self, parent_pid: int | None) -> None:
@@ -869,7 +933,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.pop(name, None)
     os.environ.update(isolated_environment(state_dir))
     _loopback_only()
-    Emulator(state_dir, args.port).serve(args.parent_pid)
+    EmulatorServer(state_dir, args.port).serve(args.parent_pid)
     return 0
 
 

@@ -177,10 +177,10 @@ def test_the_reporter_listens_for_the_terminal_statuses_and_publishes_under_the_
     deletion = next(p for p in reporters.values() if p["Environment"]["Variables"][contract.Env.WORKFLOW]
                     == contract.DATA_DELETION)
     assert deletion["Environment"]["Variables"][contract.Env.AUDIT_PREFIX] == contract.DEFAULT_AUDIT_PREFIX
-    sources = [s["Condition"]["StringEquals"]["events:source"]
+    sources = [s["Condition"]["ForAllValues:StringEquals"]["events:source"]
                for lid in resources(full, "AWS::IAM::Policy")
                for s in props(full, lid)["PolicyDocument"]["Statement"] if "events:PutEvents" in json.dumps(s)]
-    assert sources == [contract.EVENT_SOURCE] * 2
+    assert sources == [[contract.EVENT_SOURCE]] * 2
 
 
 def test_the_sample_bucket_expires_user_id_files_under_the_default_prefix(full):

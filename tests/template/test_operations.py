@@ -38,7 +38,8 @@ from .helpers import (
 
 EXECUTIONS = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${%s.Name}:*"
 DEFAULT_BUS = "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default"
-EVENT_SOURCE_CONDITION = {"StringEquals": {"events:source": "cdk-ml-data-jobs"}}
+EVENT_SOURCE_CONDITION = {"ForAllValues:StringEquals": {"events:source": ["cdk-ml-data-jobs"]},
+                          "Null": {"events:source": "false"}}
 TERMINAL_STATUSES = ["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"]
 #: WorkflowAlarms' alarms in attribute order, by the AWS/States metric each watches.
 ALARM_METRICS = ["ExecutionsFailed", "ExecutionsTimedOut", "ExecutionThrottled"]

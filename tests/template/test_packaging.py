@@ -90,6 +90,19 @@ def test_wheel_carries_the_package_the_lambda_code_and_py_typed(wheel):
     assert not [n for n in names if n.startswith(("tests/", "app.py", "lambda/", "constructs/"))]
 
 
+def test_wheel_holds_nothing_of_the_iam_simulator(wheel):
+    """@cloud-copilot/iam-simulate and iam-data (AGPL-3.0) are dev-only Node tools the tests run as a
+    separate process: nothing of them, nor the script that runs them, ships in the wheel."""
+    archive = zipfile.ZipFile(wheel)
+    names = archive.namelist()
+    assert not [n for n in names if "cloud-copilot" in n or "iam-simulate" in n or "iam-data" in n
+                or "node_modules" in n or n.endswith((".mjs", ".js"))]
+    for name in names:  # no code of the library or its functions refers to it (the README in METADATA may)
+        if name.endswith(".py"):
+            text = archive.read(name).decode("utf-8", errors="replace")
+            assert "iam-simulate" not in text and "@cloud-copilot" not in text and "simulate.mjs" not in text, name
+
+
 # --------------------------------------------------------------------------- a consumer outside the checkout
 
 CONSUMER_APP = textwrap.dedent('''

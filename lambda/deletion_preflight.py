@@ -33,26 +33,32 @@ class DataSummary:
         return out
 
 
-def check(bucket: str, key: str) -> tuple[DataSummary | None, list[str]]:
-    """Summary of the data at ``s3://bucket/key`` and the problems found with it."""
+def check(bucket: str, key: str, version_id: str | None = None) -> tuple[DataSummary | None, list[str]]:
+    """Summary of the data at ``s3://bucket/key`` and the problems found with it (of the object version
+    ``version_id`` when given: the deletion request queue's intake checks exactly the version it registers)."""
     version = None
     if key.endswith("/"):
         objects, problems = _csv_files_under(bucket, key)
     else:
-        objects, problems, version = _single_file(bucket, key)
+        objects, problems, version = _single_file(bucket, key, version_id)
     if problems:
         return None, problems
     total = sum(size for _, size in objects)
     if total > MAX_TOTAL_BYTES:
         problems.append(csv_rules.too_large(total, MAX_TOTAL_BYTES))
     for object_key, size in objects:
-        problems += _file_problems(bucket, object_key, size)
+        problems += _file_problems(bucket, object_key, size, version_id)
     return (None if problems else DataSummary(len(objects), total, version)), problems
 
 
-def _single_file(bucket: str, key: str) -> tuple[list[tuple[str, int]], list[str], str | None]:
+def _versioned(version_id: str | None) -> dict[str, str]:
+    return {"VersionId": version_id} if version_id else {}
+
+
+def _single_file(bucket: str, key: str, version_id: str | None = None
+                 ) -> tuple[list[tuple[str, int]], list[str], str | None]:
     try:
-        head = clients.client("s3").head_object(Bucket=bucket, Key=key)
+        head = clients.client("s3").head_object(Bucket=bucket, Key=key, **_versioned(version_id))
     except ClientError as error:
         code = error_code(error)
         if code in ("404", "NoSuchKey", "NotFound"):
@@ -83,13 +89,13 @@ def _csv_files_under(bucket: str, prefix: str) -> tuple[list[tuple[str, int]], l
     return found, []
 
 
-def _file_problems(bucket: str, key: str, size: int) -> list[str]:
+def _file_problems(bucket: str, key: str, size: int, version_id: str | None = None) -> list[str]:
     where = f"s3://{bucket}/{key}"
     if size == 0:
         return csv_rules.head_problems(where, b"", 0)
     try:
         body = clients.client("s3").get_object(
-            Bucket=bucket, Key=key, Range=f"bytes=0-{csv_rules.HEAD_BYTES - 1}")["Body"]
+            Bucket=bucket, Key=key, Range=f"bytes=0-{csv_rules.HEAD_BYTES - 1}", **_versioned(version_id))["Body"]
     except ClientError as error:
         raise service_error(error, "GetObject") from None
     raw = body.read()

@@ -63,6 +63,7 @@ class Resolver:
             "AWS::SQS::Queue": f"arn:aws:sqs:{self.region}:{self.account}:{name}",
             "AWS::KMS::Key": f"arn:aws:kms:{self.region}:{self.account}:key/{name}",
             "AWS::Events::Rule": f"arn:aws:events:{self.region}:{self.account}:rule/{name}",
+            "AWS::DynamoDB::Table": f"arn:aws:dynamodb:{self.region}:{self.account}:table/{name}",
         }
         return arns[kind]
 

@@ -47,7 +47,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         refreshed = [r for r in pool.map(ledger.refresh, sorted({t["requestId"] for t in claimed})) if r]
     announced = ledger.announce_outcomes(refreshed)
     result: dict[str, Any] = {
-        "part": int(part["part"]), "requests": len(claimed), "dataDeletionJobArn": job_arn,
+        "part": int(part["part"]), "requests": int(part.get("requests", len(claimed))), "dataDeletionJobArn": job_arn,
         "status": REQUEST_COMPLETED if succeeded else "FAILED",
         "requeued": sum(1 for s in statuses if s == "QUEUED"), "failed": sum(1 for s in statuses if s == "FAILED"),
         "requestsCompleted": announced["completed"], "requestsFailed": announced["failed"],
@@ -57,16 +57,19 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return result
 
 
-def outcome(execution: dict[str, Any], name: str) -> tuple[bool, str | None, str | None]:
+def outcome(execution: dict[str, Any], name: str, adopted: bool = False) -> tuple[bool, str | None, str | None]:
     """``(succeeded, dataDeletionJobArn, failure reason)`` of the deletion workflow's execution."""
     error = execution.get("Error")
-    if error == "StepFunctions.ExecutionAlreadyExistsException":
+    if error == "StepFunctions.ExecutionAlreadyExistsException" and not adopted:
         return _adopt(name)
     if error:
-        return _failed(error, execution.get("Cause"))
+        found = _failed(error, execution.get("Cause"))
+        return _adopt(name) if found is None and not adopted else (found or (False, None, str(error)))
     output = execution.get("output") or {}
     if isinstance(output, str):
         output = _json(output) or {}
+    if execution.get("status") == "SUCCEEDED" and not output and not adopted:
+        return _adopt(name)  # a success without its output (seen in emulators): read the execution itself
     if execution.get("status") == "SUCCEEDED" and output.get("status") == REQUEST_COMPLETED:
         return True, output.get("dataDeletionJobArn"), None
     return False, output.get("dataDeletionJobArn"), f"the deletion ended {execution.get('status')} with job " \
@@ -84,16 +87,19 @@ def _adopt(name: str) -> tuple[bool, str | None, str | None]:
     if status == "RUNNING":
         raise ExecutionStillRunning(f"{name} is still running")
     if status == "SUCCEEDED":
-        return outcome({"status": status, "output": described.get("output")}, name)
-    return _failed(described.get("error") or status, described.get("cause"))
+        return outcome({"status": status, "output": described.get("output")}, name, adopted=True)
+    return _failed(described.get("error") or status, described.get("cause")) or (False, None, status)
 
 
-def _failed(error: str, cause: Any) -> tuple[bool, str | None, str | None]:
+def _failed(error: str, cause: Any) -> tuple[bool, str | None, str | None] | None:
     """The reason of a failed deletion: Personalize's failureReason when the job FAILED, else the workflow's error
-    and cause. A ``.sync`` task that failed carries the child execution's description as its cause."""
+    and cause. A ``.sync`` task that failed carries the child execution's description as its cause; None when that
+    description has no error yet (seen in emulators, which set the status first: the caller reads it again)."""
     details = _json(cause) if isinstance(cause, str) else None
     if isinstance(details, dict) and error == "States.TaskFailed":
         lowered = {k.lower(): v for k, v in details.items()}
+        if not lowered.get("error") and lowered.get("status") == "FAILED":
+            return None
         error = lowered.get("error") or lowered.get("status") or error
         cause = lowered.get("cause")
         details = _json(cause) if isinstance(cause, str) else None

@@ -3,9 +3,10 @@
 Event: ``{"batchId", "datasetGroupArn", "part": {"part", "dataLocation",
 "executionName", "requests"}, "execution": ...}``, where ``execution`` is the
 deletion workflow's result (``status``, ``output``, ``executionArn``) or the
-error the RunDeletion step caught (``Error``, ``Cause``). When the workflow's
-execution of this name already existed (a redriven batch run), it is adopted:
-its outcome is read with ``DescribeExecution``.
+error the RunDeletion step caught (``Error``, ``Cause``). Then the execution is
+read back with ``DescribeExecution`` (when the workflow's execution of this
+name already existed because a redriven batch run started it, it is adopted
+this way, never started twice).
 
 A COMPLETED job completes the part's targets; any other outcome puts them back
 in the queue with one more attempt and the reason, or fails them after
@@ -25,7 +26,7 @@ from botocore.exceptions import ClientError
 
 from jobkit import clients, ledger, requests
 from jobkit.contract import REQUEST_COMPLETED, Env
-from jobkit.errors import JobError, service_error
+from jobkit.errors import JobError, error_code, service_error
 
 _THREADS = 8
 _MAX_REASON = 1000
@@ -57,55 +58,49 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return result
 
 
-def outcome(execution: dict[str, Any], name: str, adopted: bool = False) -> tuple[bool, str | None, str | None]:
-    """``(succeeded, dataDeletionJobArn, failure reason)`` of the deletion workflow's execution."""
-    error = execution.get("Error")
-    if error == "StepFunctions.ExecutionAlreadyExistsException" and not adopted:
-        return _adopt(name)
-    if error:
-        found = _failed(error, execution.get("Cause"))
-        return _adopt(name) if found is None and not adopted else (found or (False, None, str(error)))
-    output = execution.get("output") or {}
-    if isinstance(output, str):
-        output = _json(output) or {}
-    if execution.get("status") == "SUCCEEDED" and not output and not adopted:
-        return _adopt(name)  # a success without its output (seen in emulators): read the execution itself
-    if execution.get("status") == "SUCCEEDED" and output.get("status") == REQUEST_COMPLETED:
-        return True, output.get("dataDeletionJobArn"), None
-    return False, output.get("dataDeletionJobArn"), f"the deletion ended {execution.get('status')} with job " \
-                                                    f"status {output.get('status')}"
+def outcome(execution: dict[str, Any], name: str) -> tuple[bool, str | None, str | None]:
+    """``(succeeded, dataDeletionJobArn, failure reason)`` of the deletion workflow's execution named ``name``.
 
-
-def _adopt(name: str) -> tuple[bool, str | None, str | None]:
-    machine = os.environ[Env.STATE_MACHINE_ARN]
-    arn = machine.replace(":stateMachine:", ":execution:", 1) + ":" + name
-    try:
-        described = clients.client("stepfunctions").describe_execution(executionArn=arn)
-    except ClientError as error:
-        raise service_error(error, "DescribeExecution") from None
+    A success carries the workflow's output. When the RunDeletion step caught an error (the execution failed;
+    it already existed because a redriven run started it; the task itself failed), or a success came without
+    its output, the execution is read back: its own status, output, error and cause are authoritative."""
+    output = _json(execution["output"]) if isinstance(execution.get("output"), str) else execution.get("output")
+    if not execution.get("Error") and execution.get("status") == "SUCCEEDED" and isinstance(output, dict) and output:
+        return _succeeded(output)
+    described = _describe(name)
+    if described is None:  # never started: the task's own error says why
+        return False, None, _reason(str(execution.get("Error") or "StartExecutionFailed"), execution.get("Cause"))
     status = described["status"]
     if status == "RUNNING":
         raise ExecutionStillRunning(f"{name} is still running")
     if status == "SUCCEEDED":
-        return outcome({"status": status, "output": described.get("output")}, name, adopted=True)
-    return _failed(described.get("error") or status, described.get("cause")) or (False, None, status)
-
-
-def _failed(error: str, cause: Any) -> tuple[bool, str | None, str | None] | None:
-    """The reason of a failed deletion: Personalize's failureReason when the job FAILED, else the workflow's error
-    and cause. A ``.sync`` task that failed carries the child execution's description as its cause; None when that
-    description has no error yet (seen in emulators, which set the status first: the caller reads it again)."""
-    details = _json(cause) if isinstance(cause, str) else None
-    if isinstance(details, dict) and error == "States.TaskFailed":
-        lowered = {k.lower(): v for k, v in details.items()}
-        if not lowered.get("error") and lowered.get("status") == "FAILED":
-            return None
-        error = lowered.get("error") or lowered.get("status") or error
-        cause = lowered.get("cause")
-        details = _json(cause) if isinstance(cause, str) else None
+        return _succeeded(_json(described.get("output")) or {})
+    details = _json(described.get("cause"))
     job = details if isinstance(details, dict) else {}
-    reason = job.get("failureReason") or (f"{error}: {cause}" if cause else str(error))
-    return False, job.get("dataDeletionJobArn"), str(reason)[:_MAX_REASON]
+    reason = job.get("failureReason") or _reason(described.get("error") or f"execution {status}",
+                                                 described.get("cause"))
+    return False, job.get("dataDeletionJobArn"), reason
+
+
+def _succeeded(output: dict[str, Any]) -> tuple[bool, str | None, str | None]:
+    if output.get("status") == REQUEST_COMPLETED:
+        return True, output.get("dataDeletionJobArn"), None
+    return False, output.get("dataDeletionJobArn"), f"the data deletion job ended {output.get('status')}"
+
+
+def _describe(name: str) -> dict[str, Any] | None:
+    machine = os.environ[Env.STATE_MACHINE_ARN]
+    arn = machine.replace(":stateMachine:", ":execution:", 1) + ":" + name
+    try:
+        return clients.client("stepfunctions").describe_execution(executionArn=arn)
+    except ClientError as error:
+        if error_code(error) == "ExecutionDoesNotExist":
+            return None
+        raise service_error(error, "DescribeExecution") from None
+
+
+def _reason(error: str, cause: Any) -> str:
+    return (f"{error}: {cause}" if cause else error)[:_MAX_REASON]
 
 
 def _json(text: Any) -> Any:

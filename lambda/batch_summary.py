@@ -37,4 +37,7 @@ def summarize(groups: list[dict[str, Any]]) -> dict[str, Any]:
             "failed": sum(int(r.get("failed", 0)) for r in results),
             "stillQueued": group.get("queued", 0),
         })
+        reasons = sorted({r["reason"] for r in results if r.get("reason")})
+        if reasons:
+            summary[-1]["failureReasons"] = reasons
     return {"batchId": batch, "datasetGroups": summary, "deferred": deferred}

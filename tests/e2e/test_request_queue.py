@@ -121,7 +121,7 @@ def test_requests_are_batched_into_one_job_per_dataset_group_and_recorded(queue)
     groups = {g["datasetGroupArn"]: g for g in ex.output["datasetGroups"]}
     assert set(groups) == set(GROUPS) and ex.output["deferred"] == []
     for group in GROUPS:
-        assert groups[group]["requests"] == 2 and groups[group]["status"] == "COMPLETED"
+        assert groups[group]["requests"] == 2 and groups[group]["status"] == "COMPLETED", json.dumps(groups[group])
         assert len(groups[group]["dataDeletionJobArns"]) == 1
     assert len(queue.personalize.jobs) == 2  # one job per dataset group for both requests
     for job in queue.personalize.jobs.values():

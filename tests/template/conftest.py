@@ -151,6 +151,13 @@ def queue_minimal(synth_stack) -> Synth:
                                      create_schedule=False)
         portal = iam.Role(stack, "Portal", assumed_by=iam.AccountRootPrincipal())
         queue.grant_submit(portal)
+        from cdk_ml_data_jobs._checks import nag_acknowledge, nag_resource
+
+        # what a library user writes for their own principal: request files are named per request
+        nag_acknowledge(portal.node.find_child("DefaultPolicy"),
+                        f"AwsSolutions-IAM5[Resource::{nag_resource(stack, deletion.bucket.arn_for_objects('deletions/portal/*'))}]",
+                        "The request portal puts one file per erasure request, named by the portal, under the "
+                        "queue's request prefix only.")
         return {"deletion": deletion, "queue": queue, "portal": portal}
 
     return synth_stack("QueueMinimal", build)

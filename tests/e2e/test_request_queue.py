@@ -90,7 +90,7 @@ def everything(local, *executions, extra: Any = None) -> str:
     for child in children:
         parts += [local.sfn.describe_execution(executionArn=child["executionArn"]), local._history(child["executionArn"])]
     for inv in local.invocations:
-        parts += [inv.result, inv.error]
+        parts += [inv.event, inv.result, inv.error]
     for fake in local.fakes:
         parts += [c.params for c in fake.calls]
     return json.dumps(parts, default=str)
@@ -365,3 +365,22 @@ def test_the_deadline_check_reports_the_oldest_open_request(queue):
     assert stats
     run_batch(queue)
     assert json.loads(queue._invoke(function.arn, "{}", {}))["openRequests"] == 0
+
+
+def test_lost_lambda_responses_are_retried_without_claiming_or_counting_twice(queue):
+    submit(queue, "r1.csv", SECRET_IDS[:2], request_id="R1")
+    queue.lose_responses("DeletionRequests/Claim", times=1)  # the claim ran, its answer was lost: retried
+    queue.lose_responses("DeletionRequests/Record", times=1)
+
+    ex = run_batch(queue)
+
+    assert [g["requests"] for g in ex.output["datasetGroups"]] == [1, 1]
+    assert {g["status"] for g in ex.output["datasetGroups"]} == {"COMPLETED"}
+    assert len(queue.personalize.jobs) == 2  # the retried claim adopted its part: one job per dataset group
+    claims = [i for i in queue.invocations if "Claim" in i.function]
+    assert len(claims) == 3
+    retried = [c for c in claims if c.event["datasetGroupArn"] == claims[0].event["datasetGroupArn"]]
+    assert len(retried) == 2 and retried[0].result["parts"] == retried[1].result["parts"]
+    done = record(queue, "R1")
+    assert done["status"] == "COMPLETED" and [t["attempts"] for t in done["targets"]] == [0, 0]
+    assert_private(queue, ex)

@@ -364,6 +364,7 @@ class DeletionRequestQueue(Construct):
                             max_delay=Duration.minutes(5), max_attempts=10, jitter_strategy=sfn.JitterType.FULL)
             for error in retried:
                 state.add_retry(errors=[error], interval=Duration.minutes(5), backoff_rate=1, max_attempts=12)
+            state.add_catch(_explained(scope, name), errors=["States.ALL"], result_path="$.failure")
             return state
 
         claim = task(contract.STATE_BATCH_CLAIM, self.claim_function, {
@@ -497,6 +498,23 @@ class DeletionRequestQueue(Construct):
             1, "a deletion request FAILED after all its attempts")
         batch_alarms = WorkflowAlarms(self, "BatchAlarms", state_machine=self.batch_state_machine, topic=self.topic)
         self.alarms = [self.open_request_alarm, self.failed_request_alarm, *batch_alarms.alarms]
+
+
+def _explained(scope: Construct, step: str) -> sfn.Choice:
+    """Where a step's error ends the run: a function's error payload is reduced to its message (a cause never
+    carries a stack trace); any other cause is kept as it is."""
+    failed = sfn.Fail(scope, f"{step}Failed", comment=f"The {step} step failed after its retries.",
+                      error_path="$.failure.Error", cause_path="$.failure.Cause")
+    explain = sfn.Pass(scope, f"Explain{step}Error", comment="Keep the function's error message, not its trace.",
+                       parameters={"Error.$": "$.failure.Error",
+                                   "Cause.$": "States.StringToJson($.failure.Cause)"},
+                       result_path="$.failure")
+    message = sfn.Fail(scope, f"{step}FailedWithMessage", comment=f"The {step} step's function failed.",
+                       error_path="$.failure.Error", cause_path="$.failure.Cause.errorMessage")
+    return sfn.Choice(scope, f"Is{step}ErrorAFunctionError").when(
+        sfn.Condition.and_(sfn.Condition.is_present("$.failure.Cause"),
+                           sfn.Condition.string_matches("$.failure.Cause", "{*\"errorMessage\"*")),
+        explain.next(message)).otherwise(failed)
 
 
 def _unique(scope: Construct) -> str:

@@ -384,3 +384,14 @@ def test_lost_lambda_responses_are_retried_without_claiming_or_counting_twice(qu
     done = record(queue, "R1")
     assert done["status"] == "COMPLETED" and [t["attempts"] for t in done["targets"]] == [0, 0]
     assert_private(queue, ex)
+
+
+def test_a_failing_step_ends_the_run_with_its_message_and_no_stack_trace(queue):
+    submit(queue, "r1.csv", SECRET_IDS[:2], request_id="R1")
+    queue.functions_env("DeletionRequests/Claim")["PENDING_JOB_LIMIT"] = "not-a-number"  # a broken deployment
+
+    ex = queue.run(BATCH, {}, timeout=240)
+
+    assert ex.status == "FAILED" and ex.error == "ValueError"
+    assert "not-a-number" in ex.cause and "Traceback" not in ex.cause and "stackTrace" not in ex.cause
+    assert record(queue, "R1")["status"] == "QUEUED"  # nothing was claimed

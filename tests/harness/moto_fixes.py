@@ -8,6 +8,8 @@
   implements both with the service model). Without them every such task fails
   with ``States.Runtime`` (``KeyError: 'StateMachineArn'``). :func:`service_integrations`
   puts them back, from the botocore model, for the duration of a block.
+- Its ``.sync`` tasks check the child execution every 0.5 s of real time;
+  the block makes that 0.05 s.
 """
 
 from __future__ import annotations
@@ -49,10 +51,17 @@ def service_integrations() -> Iterator[None]:
         if model is not None and model.output_shape is not None:
             self._from_boto_response(response, model.output_shape)
 
-    saved = (StateTaskService._normalise_parameters, StateTaskService._normalise_response)
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback
+
+    saved = (StateTaskService._normalise_parameters, StateTaskService._normalise_response,
+             state_task_service_callback._DELAY_SECONDS_SYNC_CONDITION_CHECK)
     StateTaskService._normalise_parameters = normalise_parameters
     StateTaskService._normalise_response = normalise_response
+    # a .sync task checks its child every 0.5 s of real time; the child runs on the virtual clock in well under
+    # that, so check more often (real seconds only: nothing in a workflow depends on this interval)
+    state_task_service_callback._DELAY_SECONDS_SYNC_CONDITION_CHECK = 0.05
     try:
         yield
     finally:
-        StateTaskService._normalise_parameters, StateTaskService._normalise_response = saved
+        (StateTaskService._normalise_parameters, StateTaskService._normalise_response,
+         state_task_service_callback._DELAY_SECONDS_SYNC_CONDITION_CHECK) = saved

@@ -14,6 +14,9 @@ credentials point at). Configured through CDK context keys (``-c key=value`` or
 - ``notificationEmail``: comma-separated e-mail addresses subscribed to the outcome and alarm topic (default: none)
 - ``uploadTriggers``: comma-separated ``prefix=datasetGroupArn`` pairs; a ``.csv`` uploaded under a prefix starts a
   deletion for that dataset group (default: none)
+- ``requestQueueDatasetGroupArns``: comma-separated dataset group ARNs; when set, a ``DeletionRequestQueue`` carries
+  out every request file under ``<deletionPrefix>requests/`` in each of them (default: no queue)
+- ``requestBatchIntervalHours``: hours between the queue's batch runs (default 24)
 """
 
 from __future__ import annotations
@@ -23,7 +26,13 @@ from typing import Optional
 import aws_cdk as cdk
 from constructs import Construct
 
-from cdk_ml_data_jobs import AudienceExportWorkflow, DataDeletionWorkflow, JobDataBucket, NotificationTopic
+from cdk_ml_data_jobs import (
+    AudienceExportWorkflow,
+    DataDeletionWorkflow,
+    DeletionRequestQueue,
+    JobDataBucket,
+    NotificationTopic,
+)
 
 DEFAULT_STACK_NAME = "CdkMlDataJobs"
 
@@ -64,6 +73,15 @@ class MlDataJobsStack(cdk.Stack):
             topic=self.notifications.topic,
         )
         self.data = data
+        self.queue: Optional[DeletionRequestQueue] = None
+        queue_groups = _list(self, "requestQueueDatasetGroupArns")
+        if queue_groups:
+            hours = float(self.node.try_get_context("requestBatchIntervalHours") or 24)
+            self.queue = DeletionRequestQueue(
+                self, "DeletionRequests", workflow=self.deletion, dataset_group_arns=queue_groups,
+                batch_interval=cdk.Duration.minutes(round(hours * 60)),
+                removal_policy=cdk.RemovalPolicy.DESTROY if destroy else cdk.RemovalPolicy.RETAIN,
+            )
         for name, value, description in (
             ("DataBucketName", data.bucket.bucket_name, "Bucket for user-ID files (under the deletion prefix)"),
             ("DeletionPrefix", prefix, "Key prefix of user-ID files"),
@@ -73,6 +91,14 @@ class MlDataJobsStack(cdk.Stack):
             ("NotificationTopicArn", self.notifications.topic.topic_arn, "Outcome messages and alarms"),
         ):
             cdk.CfnOutput(self, name, value=value, description=description)
+        if self.queue is not None:
+            for name, value, description in (
+                ("RequestPrefix", self.queue.request_prefix, "Key prefix of deletion request files"),
+                ("RequestLedgerTableName", self.queue.table.table_name, "Deletion request ledger"),
+                ("RequestBatchStateMachineArn", self.queue.batch_state_machine.state_machine_arn,
+                 "Batch run of the deletion request queue"),
+            ):
+                cdk.CfnOutput(self, name, value=value, description=description)
 
 
 def build(app: cdk.App) -> MlDataJobsStack:

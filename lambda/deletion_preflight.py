@@ -34,8 +34,10 @@ class DataSummary:
         return out
 
 
-def check(bucket: str, key: str) -> tuple[DataSummary | None, list[str]]:
-    """Summary of the data at ``s3://bucket/key`` and the problems found with it.
+def check(bucket: str, key: str, version_id: str | None = None) -> tuple[DataSummary | None, list[str]]:
+    """Summary of the data at ``s3://bucket/key`` and the problems found with it (of the object version
+    ``version_id`` when given, for a single file: the deletion request queue's intake checks exactly the
+    version it registers).
 
     First metadata only (the listing, and HEAD of each file: storage class, restore
     state, encryption, encoding, expiry; see ``jobkit.object_rules``); only when every
@@ -46,7 +48,7 @@ def check(bucket: str, key: str) -> tuple[DataSummary | None, list[str]]:
         objects, problems = _csv_files_under(bucket, key)
         heads = [] if problems else [_head(bucket, object_key) for object_key, _ in objects]
     else:
-        head = _head(bucket, key)
+        head = _head(bucket, key, version_id)
         objects = [] if head.problems else [(key, head.size)]
         heads, problems, version = [head], [], head.version_id
     for head in heads:
@@ -57,7 +59,7 @@ def check(bucket: str, key: str) -> tuple[DataSummary | None, list[str]]:
     if total > MAX_TOTAL_BYTES:
         problems.append(csv_rules.too_large(total, MAX_TOTAL_BYTES))
     for object_key, size in objects:
-        problems += _file_problems(bucket, object_key, size)
+        problems += _file_problems(bucket, object_key, size, version_id)
     return (None if problems else DataSummary(len(objects), total, version)), problems
 
 
@@ -68,11 +70,15 @@ class _Head:
     problems: list[str]
 
 
-def _head(bucket: str, key: str) -> _Head:
+def _versioned(version_id: str | None) -> dict[str, str]:
+    return {"VersionId": version_id} if version_id else {}
+
+
+def _head(bucket: str, key: str, version_id: str | None = None) -> _Head:
     """HEAD of one file: its size, version and the problems its metadata shows."""
     where = f"s3://{bucket}/{key}"
     try:
-        head = clients.client("s3").head_object(Bucket=bucket, Key=key)
+        head = clients.client("s3").head_object(Bucket=bucket, Key=key, **_versioned(version_id))
     except ClientError as error:
         return _Head(0, None, _refusal(error, where, "HeadObject"))
     version = head.get("VersionId")
@@ -114,13 +120,13 @@ def _csv_files_under(bucket: str, prefix: str) -> tuple[list[tuple[str, int]], l
     return found, []
 
 
-def _file_problems(bucket: str, key: str, size: int) -> list[str]:
+def _file_problems(bucket: str, key: str, size: int, version_id: str | None = None) -> list[str]:
     where = f"s3://{bucket}/{key}"
     if size == 0:
         return csv_rules.head_problems(where, b"", 0)
     try:
         body = clients.client("s3").get_object(
-            Bucket=bucket, Key=key, Range=f"bytes=0-{csv_rules.HEAD_BYTES - 1}")["Body"]
+            Bucket=bucket, Key=key, Range=f"bytes=0-{csv_rules.HEAD_BYTES - 1}", **_versioned(version_id))["Body"]
     except ClientError as error:
         return _refusal(error, where, "GetObject")
     raw = body.read()

@@ -4,6 +4,8 @@
 - :class:`PersonalizeDataAccessRole`: the role Amazon Personalize assumes to read user-ID files.
 - :class:`DataDeletionWorkflow`: Amazon Personalize data deletion (CreateDataDeletionJob).
 - :class:`AudienceExportWorkflow`: AWS Clean Rooms ML audience export (StartAudienceExportJob).
+- :class:`DeletionRequestQueue`: erasure requests batched into few data deletion jobs, in every dataset
+  group, within Personalize's quota, with a record per request.
 - :class:`NotificationTopic`, :class:`JobOutcomeReporter`, :class:`WorkflowAlarms`,
   :class:`DeletionUploadTrigger`: operating them.
 - :class:`FunctionOptions`: the runtime and log settings every function of a construct shares.
@@ -25,6 +27,7 @@ _EXPORTS = {
     "EVENT_SOURCE": "._contract",
     "AudienceExportWorkflow": ".audience_export_workflow",
     "DataDeletionWorkflow": ".data_deletion_workflow",
+    "DeletionRequestQueue": ".deletion_request_queue",
     "DeletionUploadTrigger": ".deletion_upload_trigger",
     "FunctionOptions": ".function_options",
     "JobDataBucket": ".job_data_bucket",
@@ -46,6 +49,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from ._contract import EVENT_SOURCE
     from .audience_export_workflow import AudienceExportWorkflow
     from .data_deletion_workflow import DataDeletionWorkflow
+    from .deletion_request_queue import DeletionRequestQueue
     from .deletion_upload_trigger import DeletionUploadTrigger
     from .errors import PropsError
     from .function_options import FunctionOptions

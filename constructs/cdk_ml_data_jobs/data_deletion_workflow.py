@@ -129,6 +129,12 @@ class DataDeletionWorkflow(JobWorkflow):
 
         self.deletion_prefix = deletion_prefix
         self.audit_prefix = audit_prefix
+        #: The dataset groups the workflow may delete from, as given (None: every one of the account and Region).
+        self.dataset_group_arns: Optional[list[str]] = list(dataset_group_arns) if dataset_group_arns else None
+        #: The upload triggers, as given (prefix → dataset group ARN).
+        self.upload_triggers: dict[str, str] = dict(upload_triggers or {})
+        #: The state machine's timeout (``job_timeout`` plus one hour).
+        self.execution_timeout: Duration = polling.state_machine_timeout(Duration.hours(1))
         self.job_data_bucket: Optional[JobDataBucket] = None
         if bucket is None:
             self.job_data_bucket = JobDataBucket(self, "Data", deletion_prefix=deletion_prefix)
@@ -146,7 +152,7 @@ class DataDeletionWorkflow(JobWorkflow):
             comment="cdk-ml-data-jobs: Amazon Personalize data deletion (validate, launch, adaptive polling)",
             transient_retry=TransientRetry(errors=TRANSIENT_ERRORS, max_attempts=retry_max_attempts,
                                            max_delay=retry_max_delay),
-            timeout=polling.state_machine_timeout(Duration.hours(1)),
+            timeout=self.execution_timeout,
             function_options=function_options, topic=topic, create_topic=create_topic,
             create_outcome_reporter=create_outcome_reporter, create_alarms=create_alarms,
             audit_bucket=bucket, audit_prefix=audit_prefix,

@@ -4,32 +4,19 @@ from __future__ import annotations
 
 from typing import Mapping, Optional
 
-import jsii
-from aws_cdk import Annotations, Aspects, Duration, IAspect, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
-from constructs import Construct, IConstruct
+from constructs import Construct
 
 from ._contract import Env
-from ._events import dead_letter_queue, deliver_events
+from ._events import dead_letter_queue, deliver_events, enable_event_bridge
 from .function_options import FunctionOptions
 from .job_function import JobFunction
-
-
-@jsii.implements(IAspect)
-class _KeepEventBridgeOn:
-    """At synthesis, tell CDK's notification custom resource (if the bucket has one) to keep EventBridge on."""
-
-    def __init__(self, bucket: s3.IBucket) -> None:
-        self._bucket = bucket
-
-    def visit(self, node: IConstruct) -> None:
-        if node is self._bucket and isinstance(node, s3.Bucket) and node.node.try_find_child("Notifications"):
-            node.enable_event_bridge_notification()
 
 
 class DeletionUploadTrigger(Construct):
@@ -86,17 +73,4 @@ class DeletionUploadTrigger(Construct):
             function=self.function, dead_letters=self.dead_letter_queue,
         )
 
-        cfn_bucket = bucket.node.default_child
-        if isinstance(cfn_bucket, s3.CfnBucket):
-            # Plain CloudFormation (no notification custom resource): send all events to EventBridge.
-            cfn_bucket.add_property_override(
-                "NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True)
-            # If the app also adds CDK-managed notifications to this bucket (at any time), CDK's custom
-            # resource rewrites the bucket's whole notification configuration: have it keep EventBridge on.
-            Aspects.of(bucket).add(_KeepEventBridgeOn(bucket))
-        else:
-            Annotations.of(self).add_warning_v2(
-                "cdk-ml-data-jobs:eventBridgeNotAdded",
-                f"Bucket {bucket.bucket_name} is not created in this app: turn on its Amazon EventBridge "
-                "notifications (S3 console, Properties → Event notifications) or uploads will not start deletions.",
-            )
+        enable_event_bridge(self, bucket, "uploads will not start deletions")

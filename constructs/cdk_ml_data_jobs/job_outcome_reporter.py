@@ -14,8 +14,8 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from ._contract import DEFAULT_AUDIT_PREFIX, EVENT_SOURCE, TERMINAL_STATUSES, WORKFLOWS, Env
-from ._events import dead_letter_queue, deliver_events
+from ._contract import DEFAULT_AUDIT_PREFIX, TERMINAL_STATUSES, WORKFLOWS, Env
+from ._events import dead_letter_queue, deliver_events, put_events_statement
 from ._iam import attach_policy
 from .errors import PropsError
 from .function_options import FunctionOptions
@@ -79,14 +79,7 @@ class JobOutcomeReporter(Construct):
             iam.PolicyStatement(sid="ReadFinishedExecutions",
                                 actions=["states:DescribeExecution", "states:GetExecutionHistory"],
                                 resources=[executions]),
-            iam.PolicyStatement(sid="PublishOutcomeEvents", actions=["events:PutEvents"],
-                                resources=[stack.format_arn(service="events", resource="event-bus",
-                                                            resource_name="default")],
-                                # events:source is typed multivalued in the Service Authorization Reference and
-                                # documented single-valued by EventBridge: ForAllValues with Null=false reads the
-                                # same under both (exactly one source, ours).
-                                conditions={"ForAllValues:StringEquals": {"events:source": [EVENT_SOURCE]},
-                                            "Null": {"events:source": "false"}}),
+            put_events_statement(stack, "PublishOutcomeEvents"),
         ]
         if audit_bucket is not None:
             audit_records = audit_bucket.arn_for_objects(f"{audit_prefix}*")

@@ -44,6 +44,64 @@ PHASE_STOPPED = "STOPPED"
 
 DEFAULT_DELETION_PREFIX = "deletions/"
 DEFAULT_AUDIT_PREFIX = "audit/"
+#: The deletion request queue: request files (inside the deletion prefix, so they expire with it), the batches'
+#: user-ID inputs (likewise), and the per-request records (outside it: kept).
+DEFAULT_REQUEST_FOLDER = "requests/"
+DEFAULT_BATCH_FOLDER = "batches/"
+REQUEST_RECORD_FOLDER = "deletion-requests/"
+
+# --------------------------------------------------------------------------- the deletion request queue
+
+#: A request's (and a target's) status in the ledger and in its record.
+REQUEST_QUEUED = "QUEUED"
+REQUEST_IN_PROGRESS = "IN_PROGRESS"
+REQUEST_COMPLETED = "COMPLETED"
+REQUEST_FAILED = "FAILED"
+REQUEST_REJECTED = "REJECTED"
+REQUEST_STATUSES = (REQUEST_QUEUED, REQUEST_IN_PROGRESS, REQUEST_COMPLETED, REQUEST_FAILED, REQUEST_REJECTED)
+REQUEST_OPEN_STATUSES = (REQUEST_QUEUED, REQUEST_IN_PROGRESS)
+
+#: The user metadata key (``x-amz-meta-request-id``) that names a request.
+REQUEST_ID_METADATA = "request-id"
+
+#: Detail types of the queue's EventBridge events (source ``EVENT_SOURCE``).
+REQUEST_REGISTERED = "Deletion Request Registered"
+REQUEST_REFUSED = "Deletion Request Refused"
+REQUEST_REJECTED_EVENT = "Deletion Request Rejected"
+REQUEST_FAILED_EVENT = "Deletion Request Failed"
+REQUEST_COMPLETED_EVENT = "Deletion Request Completed"
+REQUEST_DETAIL_TYPES = (REQUEST_REGISTERED, REQUEST_REFUSED, REQUEST_REJECTED_EVENT, REQUEST_FAILED_EVENT,
+                        REQUEST_COMPLETED_EVENT)
+
+#: The ledger table: key attributes and its two sparse indexes.
+LEDGER_PK = "pk"  # the request ID
+LEDGER_SK = "sk"  # "REQUEST", or "TARGET#<dataset group ARN>"
+LEDGER_REQUEST_ITEM = "REQUEST"
+LEDGER_TARGET_PREFIX = "TARGET#"
+LEDGER_QUEUED_INDEX = "queued"  # target items while QUEUED: partition queuedGroup, sort receivedAt
+LEDGER_QUEUED_GROUP = "queuedGroup"
+LEDGER_CLAIMED_INDEX = "claimed"  # target items while IN_PROGRESS: partition claimedPart
+LEDGER_CLAIMED_PART = "claimedPart"
+LEDGER_OPEN_INDEX = "open"  # request items while QUEUED or IN_PROGRESS: partition openFlag, sort receivedAt
+LEDGER_OPEN_FLAG = "openFlag"
+LEDGER_OPEN = "OPEN"  # the value of openFlag
+LEDGER_RECEIVED_AT = "receivedAt"
+
+#: State names of the batch state machine.
+STATE_BATCH_GROUPS = "DatasetGroups"
+STATE_BATCH_EACH_GROUP = "EachDatasetGroup"
+STATE_BATCH_CLAIM = "Claim"
+STATE_BATCH_HAS_PARTS = "HasParts"
+STATE_BATCH_EACH_PART = "EachPart"
+STATE_BATCH_RUN = "RunDeletion"
+STATE_BATCH_RECORD = "Record"
+STATE_BATCH_SUMMARY = "Summarize"
+
+#: CloudWatch metric of the open-request check (namespace, name, unit seconds).
+METRIC_NAMESPACE = "cdk-ml-data-jobs"
+METRIC_OLDEST_OPEN_REQUEST = "OldestOpenDeletionRequestAge"
+METRIC_OPEN_REQUESTS = "OpenDeletionRequests"
+METRIC_FAILED_REQUESTS = "FailedDeletionRequests"
 
 # --------------------------------------------------------------------------- environment variables
 
@@ -73,6 +131,16 @@ class Env:
     # upload trigger
     UPLOAD_TRIGGERS = "UPLOAD_TRIGGERS"
     STATE_MACHINE_ARN = "STATE_MACHINE_ARN"
+    # deletion request queue
+    LEDGER_TABLE = "LEDGER_TABLE"
+    REQUEST_PREFIX = "REQUEST_PREFIX"
+    BATCH_PREFIX = "BATCH_PREFIX"
+    RECORD_PREFIX = "RECORD_PREFIX"
+    TARGET_DATASET_GROUP_ARNS = "TARGET_DATASET_GROUP_ARNS"
+    MAX_BATCH_BYTES = "MAX_BATCH_BYTES"
+    MAX_ATTEMPTS = "MAX_ATTEMPTS"
+    PENDING_JOB_LIMIT = "PENDING_JOB_LIMIT"
+    METRIC_DIMENSION = "METRIC_DIMENSION"
 
 
 #: ``TAGS_ALLOWED`` values.

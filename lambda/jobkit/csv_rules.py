@@ -7,6 +7,8 @@ the same sentences. No rule returns or quotes any content of the file.
 
 from __future__ import annotations
 
+from typing import Iterable, Iterator
+
 #: Personalize's limit on the total size of a deletion job's input files.
 MAX_TOTAL_BYTES = 100 * 1024 * 1024
 #: Enough for the header and a first USER_ID of up to 256 characters in UTF-8.
@@ -61,3 +63,53 @@ def head_problems(where: str, raw: bytes, size: int) -> list[str]:
     if not first.strip() and complete:
         return [no_user_id(where)]
     return []
+
+
+# --------------------------------------------------------------------------- the whole file, streamed
+
+#: Personalize's limit on one USER_ID value.
+MAX_USER_ID_CHARS = 256
+
+
+def id_too_long(where: str, line: int) -> str:
+    return f"{where} line {line} holds a user ID longer than {MAX_USER_ID_CHARS} characters (Personalize's limit)"
+
+
+def user_id_lines(chunks: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
+    """``(line number, bytes)`` of every non-blank line after the header of a file read in ``chunks``, without
+    its line ending. Holds one line at a time: the file is never kept in memory."""
+    pending = b""
+    number = 0
+    for chunk in chunks:
+        pending += chunk
+        *complete, pending = pending.split(b"\n")
+        for line in complete:
+            number += 1
+            line = line.rstrip(b"\r")
+            if number > 1 and line.strip():
+                yield number, line
+    if pending:
+        number += 1
+        line = pending.rstrip(b"\r")
+        if number > 1 and line.strip():
+            yield number, line
+
+
+def body_problems(where: str, chunks: Iterable[bytes]) -> tuple[int, list[str]]:
+    """``(number of user IDs, problems)`` of a whole file whose head passed :func:`head_problems`: every line is
+    UTF-8, a single column (no comma or quote) and at most 256 characters. Counts, never keeps, the IDs; the
+    problem (at most one) names the line, not its content."""
+    count = 0
+    for number, line in user_id_lines(chunks):
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            return count, [not_utf8(where, number)]
+        if "," in text or '"' in text:
+            return count, [single_column(where, f"line {number} has a comma or a quote")]
+        if len(text) > MAX_USER_ID_CHARS:
+            return count, [id_too_long(where, number)]
+        count += 1
+    if count == 0:
+        return 0, [no_user_id(where)]
+    return count, []

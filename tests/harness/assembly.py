@@ -64,6 +64,7 @@ class Resolver:
             "AWS::KMS::Key": f"arn:aws:kms:{self.region}:{self.account}:key/{name}",
             "AWS::Events::Rule": f"arn:aws:events:{self.region}:{self.account}:rule/{name}",
             "AWS::CloudWatch::Alarm": f"arn:aws:cloudwatch:{self.region}:{self.account}:alarm:{name}",
+            "AWS::DynamoDB::Table": f"arn:aws:dynamodb:{self.region}:{self.account}:table/{name}",
         }
         return arns[kind]
 

@@ -6,7 +6,10 @@ deletion ``PENDING`` → ``IN_PROGRESS`` → ``COMPLETED`` | ``FAILED``; export
 Behaviour follows ../shared/reference/aws-apis.md: job names are unique
 (``ResourceAlreadyExistsException``), deletion listings are newest first and
 paged by ``nextToken``, the export start returns an empty body, exports are
-found only by listing, the quota error is HTTP 402.
+found only by listing, the quota error is HTTP 402. A dataset group runs its
+deletion jobs one at a time, in creation order (a job stays PENDING while an
+earlier one runs), and refuses a new job with ``LimitExceededException`` while
+it has ``pending_limit`` (5) PENDING jobs (§2.5, §7.1).
 """
 
 from __future__ import annotations
@@ -72,6 +75,8 @@ class FakePersonalize(FakeService):
         self.page_size = 100
         self.lose_next_create_response = 0
         self.missing_dataset_groups: set[str] = set()
+        self.pending_limit = 5  # PENDING data deletion jobs per dataset group (Personalize's quota)
+        self.one_at_a_time = True  # a dataset group runs its jobs one after another
 
     def _validation_code(self) -> str:
         return "InvalidInputException"
@@ -90,12 +95,31 @@ class FakePersonalize(FakeService):
         self.jobs[arn] = job
         return job
 
+    def started(self, job: DeletionJob) -> datetime:
+        """When the job starts running: at its creation, or when the dataset group's earlier jobs have ended."""
+        if not self.one_at_a_time or job.plan.status_script:
+            return job.created
+        free = None
+        for other in sorted((j for j in self.jobs.values() if j.group == job.group),
+                            key=lambda j: (j.created, j.arn)):
+            begin = other.created if free is None or other.plan.status_script else max(other.created, free)
+            if other is job:
+                return begin
+            free = begin + timedelta(seconds=other.plan.duration)
+        return job.created
+
     def status_of(self, job: DeletionJob) -> str:
-        age = (self.clock.now() - job.created).total_seconds()
+        start = self.started(job)
+        if self.clock.now() < start:
+            return "PENDING"
+        age = (self.clock.now() - start).total_seconds()
         return _status(job.plan, age, ("PENDING", "IN_PROGRESS"), ("COMPLETED", "FAILED"))
 
     def completion_time(self, job: DeletionJob) -> datetime:
-        return job.created + timedelta(seconds=job.plan.duration)
+        return self.started(job) + timedelta(seconds=job.plan.duration)
+
+    def pending_in(self, group: str) -> int:
+        return sum(1 for j in self.jobs.values() if j.group == group and self.status_of(j) == "PENDING")
 
     # ---- operations -----------------------------------------------------------------
     def op_CreateDataDeletionJob(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -106,6 +130,9 @@ class FakePersonalize(FakeService):
         if group in self.missing_dataset_groups or not group.startswith(
                 f"arn:aws:personalize:{self.region}:{self.account}:dataset-group/"):
             raise ServiceFault("ResourceNotFoundException", f"Could not find resource {group}.")
+        if self.pending_in(group) >= self.pending_limit:
+            raise ServiceFault("LimitExceededException", f"The dataset group {group} already has "
+                               f"{self.pending_limit} data deletion jobs with status PENDING.")
         job = self._create(p["jobName"], group, p["dataSource"]["dataLocation"], p["roleArn"], p.get("tags", []),
                            self.plans.get(p["jobName"], self.default_plan), self.clock.now())
         if self.lose_next_create_response > 0:
@@ -118,12 +145,13 @@ class FakePersonalize(FakeService):
         if job is None:
             raise ServiceFault("ResourceNotFoundException", f"Could not find resource {p['dataDeletionJobArn']}.")
         status = self.status_of(job)
-        age = (self.clock.now() - job.created).total_seconds()
+        start = self.started(job)
+        age = max(0.0, (self.clock.now() - start).total_seconds())
         described: dict[str, Any] = {
             "jobName": job.name, "dataDeletionJobArn": job.arn, "datasetGroupArn": job.group,
             "dataSource": {"dataLocation": job.location}, "roleArn": job.role, "status": status,
             "creationDateTime": job.created,
-            "lastUpdatedDateTime": job.created + timedelta(seconds=min(age, job.plan.duration)),
+            "lastUpdatedDateTime": max(job.created, start) + timedelta(seconds=min(age, job.plan.duration)),
         }
         if status == "COMPLETED":
             described["numDeleted"] = job.plan.num_deleted

@@ -157,8 +157,19 @@ def _service_model(service: str) -> Any:
     return botocore.session.get_session().get_service_model(service)
 
 
+@lru_cache(maxsize=None)
 def iam_prefix(service: str) -> str:
-    return _service_model(service).signing_name
+    """The service's IAM prefix: its signing name (``cleanrooms-ml``) or, where the authorization data knows
+    the service under another name, its service id (CloudWatch signs as ``monitoring``, IAM says
+    ``cloudwatch``). Decided by asking the authorization data about one of the service's operations."""
+    model = _service_model(service)
+    candidates = list(dict.fromkeys([model.signing_name, model.service_id.lower().replace(" ", "")]))
+    if len(candidates) == 1:
+        return candidates[0]
+    pairs = [(candidate, operation) for candidate in candidates for operation in model.operation_names]
+    CATALOG.load(pairs)
+    known = {candidate: sum(CATALOG.exists(c, o) for c, o in pairs if c == candidate) for candidate in candidates}
+    return max(candidates, key=lambda c: (known[c], c == model.signing_name))
 
 
 def service_principal(service: str) -> str:
@@ -168,7 +179,8 @@ def service_principal(service: str) -> str:
 def candidate_actions(service: str, operation: str) -> list[str]:
     """The operation's own name, then the permissions of the same service its documentation names."""
     prefix = iam_prefix(service)
-    doc = _service_model(service).operation_model(operation).documentation or ""
+    model = _service_model(service)
+    doc = model.operation_model(operation).documentation or "" if operation in model.operation_names else ""
     named = [a for p, a in _DOC_PERMISSION.findall(doc) if p == prefix]
     return list(dict.fromkeys([operation, *named]))
 
@@ -432,6 +444,18 @@ def _tags(params: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+def _transaction_items(call: AwsCall) -> list[AwsCall] | None:
+    """A DynamoDB transaction as the calls IAM authorises: each item's member (``Put``, ``Update``,
+    ``Delete``, ``ConditionCheck``, ``Get``) is the action ``<member>Item`` on that item's table (the
+    DynamoDB developer guide's rule for TransactWriteItems/TransactGetItems; the actions themselves are then
+    looked up in the authorization data like any other). None for any other call."""
+    if call.service != "dynamodb" or call.operation not in ("TransactWriteItems", "TransactGetItems"):
+        return None
+    return [AwsCall(call.function, call.service, f"{member}Item", body, call.response_arns, call.error,
+                    call.secure_transport, call.region)
+            for item in call.params.get("TransactItems", []) for member, body in item.items()]
+
+
 class Mapper:
     """Turns recorded calls into IAM requests for one template."""
 
@@ -472,6 +496,8 @@ class Mapper:
             if not matches:
                 matches = _fill(resource_type["arn"], params, region, self.policies.account)
             found += [m for m in matches if m not in found]
+        if not found and not any(r.get("required") for r in data["resourceTypes"]):
+            return ["*"]  # only optional resource types (e.g. CloudWatch metric datasets), none named here
         if not found:
             raise AssertionError(f"{prefix}:{action}: none of its resource types "
                                  f"({', '.join(r['name'] for r in data['resourceTypes'])}) could be filled from "
@@ -485,7 +511,9 @@ class Mapper:
         data = self.catalog.get(prefix, action)
         context: dict[str, Any] = {"aws:SecureTransport": "true" if secure else "false"}
         wire_names: dict[str, str] = {}
-        shape = _service_model(call.service).operation_model(call.operation).input_shape if call else None
+        model = _service_model(call.service) if call else None
+        shape = (model.operation_model(call.operation).input_shape
+                 if model is not None and call.operation in model.operation_names else None)
         for member, member_shape in (shape.members.items() if shape else []):
             wire_names[str(member_shape.serialization.get("name", member)).lower()] = member
         for key in data["conditionKeys"]:
@@ -511,6 +539,9 @@ class Mapper:
                        identity_policies=self.policies.identity_policies(role_id))
 
     def requests_for_call(self, call: AwsCall) -> list[Request]:
+        items = _transaction_items(call)
+        if items is not None:  # IAM authorises each item of a DynamoDB transaction as its own action
+            return [r for item in items for r in self.requests_for_call(item)]
         function_id = self.function_id(call.function)
         role_id = self.policies.function_role(function_id)
         session = function_id
@@ -528,7 +559,8 @@ class Mapper:
     def _dependent(self, call: AwsCall, source: str, role_id: str, session: str, prefix: str, action: str,
                    region: str) -> list[Request]:
         out = []
-        shape = _service_model(call.service).operation_model(call.operation).input_shape
+        model = _service_model(call.service)
+        shape = model.operation_model(call.operation).input_shape if call.operation in model.operation_names else None
         secure = "true" if call.secure_transport else "false"
         data = self.catalog.get(prefix, action)
         listed = set(data["dependentActions"]) | {d for t in data["resourceTypes"] for d in t["dependentActions"]}

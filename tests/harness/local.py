@@ -32,7 +32,7 @@ from typing import Any, Iterator
 
 import boto3
 
-from . import assembly
+from . import assembly, moto_fixes
 from . import events as events_module
 from .aws_calls import Recorder
 from .clock import VirtualClock
@@ -125,6 +125,7 @@ class LocalWorkflows:
         self.s3 = boto3.client("s3")
         self.sfn = boto3.client("stepfunctions")
         self._create_buckets()
+        self._create_tables()
         self._create_messaging()
         for logical_id, spec in self.machine_specs.items():
             created = self.sfn.create_state_machine(
@@ -145,6 +146,21 @@ class LocalWorkflows:
             self.s3.create_bucket(Bucket=name)
             if self.bucket_versioning:
                 self.s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+
+    def _create_tables(self) -> None:
+        """The template's DynamoDB tables (keys, attributes, global secondary indexes), as CloudFormation would."""
+        dynamodb = boto3.client("dynamodb")
+        for logical_id, resource in self.template["Resources"].items():
+            if resource["Type"] != "AWS::DynamoDB::Table":
+                continue
+            props = self.resolver.resolve(resource["Properties"])
+            kwargs = {"TableName": self.resolver.physical_name(logical_id), "KeySchema": props["KeySchema"],
+                      "AttributeDefinitions": props["AttributeDefinitions"], "BillingMode": "PAY_PER_REQUEST"}
+            if props.get("GlobalSecondaryIndexes"):
+                kwargs["GlobalSecondaryIndexes"] = [
+                    {k: v for k, v in index.items() if k in ("IndexName", "KeySchema", "Projection")}
+                    for index in props["GlobalSecondaryIndexes"]]
+            dynamodb.create_table(**kwargs)
 
     def _create_messaging(self) -> None:
         """SNS topics of the template, and queues that capture what the workflows announce."""
@@ -223,7 +239,7 @@ class LocalWorkflows:
         LambdaSimpleBackend.invoke = invoke
         EventManager.add_event = add_event
         try:
-            with virtual_time(self.clock):
+            with virtual_time(self.clock), moto_fixes.service_integrations():
                 yield
         finally:
             LambdaSimpleBackend.invoke, EventManager.add_event = saved

@@ -23,6 +23,7 @@ from .helpers import (
     CONFIGURED_MODEL_ARN,
     GENERATION_JOB_ARN,
     NOTIFICATION_EMAIL,
+    QUEUE_DATASET_GROUP_ARNS,
     TRIGGER_DATASET_GROUP_ARN,
     TRIGGER_PREFIX,
     Synth,
@@ -116,3 +117,47 @@ def imported_bucket_deletion(synth_stack) -> Synth:
         return {"deletion": DataDeletionWorkflow(stack, "Deletion", bucket=bucket), "bucket": bucket}
 
     return synth_stack("ImportedBucketDeletion", build)
+
+
+@pytest.fixture(scope="session")
+def sample_with_queue(make_app, sample_stack) -> Synth:
+    """The sample app with ``-c requestQueueDatasetGroupArns=<shop>,<news>``: a DeletionRequestQueue on the
+    deletion workflow, its bucket and topic."""
+    from aws_cdk.assertions import Template
+
+    import app as sample_app  # the sample_stack fixture (tests/conftest.py) put the project root on sys.path
+
+    stack = sample_app.build(make_app(requestQueueDatasetGroupArns=",".join(QUEUE_DATASET_GROUP_ARNS)))
+    template = Template.from_stack(stack)
+    return Synth(stack.node.root, stack, template, template.to_json(), {**_sample_parts(stack), "queue": stack.queue})
+
+
+@pytest.fixture(scope="session")
+def queue_minimal(synth_stack) -> Synth:
+    """A library user's stack: a deletion workflow narrowed to two dataset groups, no topic, and a queue over one
+    of them without a schedule, with every prop at an edge of its range and a principal allowed to submit."""
+    from aws_cdk import Duration, RemovalPolicy
+    from aws_cdk import aws_iam as iam
+
+    from cdk_ml_data_jobs import DataDeletionWorkflow, DeletionRequestQueue
+
+    def build(stack):
+        deletion = DataDeletionWorkflow(stack, "Deletion", dataset_group_arns=list(QUEUE_DATASET_GROUP_ARNS),
+                                        create_outcome_reporter=False)
+        queue = DeletionRequestQueue(stack, "Queue", workflow=deletion, dataset_group_arns=[QUEUE_DATASET_GROUP_ARNS[0]],
+                                     request_prefix="deletions/portal/", batch_interval=Duration.hours(6),
+                                     max_batch_bytes=50 * 1024 * 1024, max_attempts=1, pending_job_limit=20,
+                                     open_request_deadline=Duration.days(20), removal_policy=RemovalPolicy.DESTROY,
+                                     create_schedule=False)
+        portal = iam.Role(stack, "Portal", assumed_by=iam.AccountRootPrincipal())
+        queue.grant_submit(portal)
+        from cdk_ml_data_jobs._checks import nag_acknowledge, nag_resource
+
+        # what a library user writes for their own principal: request files are named per request
+        nag_acknowledge(portal.node.find_child("DefaultPolicy"),
+                        f"AwsSolutions-IAM5[Resource::{nag_resource(stack, deletion.bucket.arn_for_objects('deletions/portal/*'))}]",
+                        "The request portal puts one file per erasure request, named by the portal, under the "
+                        "queue's request prefix only.")
+        return {"deletion": deletion, "queue": queue, "portal": portal}
+
+    return synth_stack("QueueMinimal", build)

@@ -159,3 +159,7 @@ def operations_functions(workflow: Any) -> dict[str, Any]:
     if getattr(workflow, "upload_trigger", None) is not None:
         found["trigger"] = workflow.upload_trigger.function
     return found
+
+#: The sample app's deletion request queue in the template tier (``-c requestQueueDatasetGroupArns=...``).
+QUEUE_DATASET_GROUP_ARNS = ("arn:aws:personalize:us-east-1:123456789012:dataset-group/shop",
+                            "arn:aws:personalize:us-east-1:123456789012:dataset-group/news")

@@ -5,12 +5,14 @@ apply to s3:PutObject (the local emulator applies no bucket policy). The request
 botocore's serialised headers of each upload, captured against moto, turned into the condition keys
 S3 evaluates (s3:x-amz-server-side-encryption, s3:x-amz-server-side-encryption-customer-algorithm,
 s3:x-amz-storage-class, aws:SecureTransport). The uploads that must work include the operator
-CLI's own (``Aws.upload``) and the outcome reporter's audit records.
+CLI's own (``Aws.upload``), the outcome reporter's audit records, and the deletion request queue's
+request files, batch inputs and request records.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import io
 import os
 from typing import Any, Callable
 
@@ -137,6 +139,13 @@ MUST_WORK = {
                                                               ServerSideEncryption="aws:kms"),
     "the outcome reporter's audit record": _put("audit/data-deletion/2026/11/23/req.json",
                                                 ContentType="application/json"),
+    "a deletion request with its request-id metadata (the queue's request prefix)": _put(
+        "deletions/requests/ticket-1.csv", Metadata={"request-id": "ticket-1"}),
+    "the batch run's merged input (batch_claim: upload_fileobj)": lambda aws: aws.client("s3").upload_fileobj(
+        io.BytesIO(b"USER_ID\nu1\n"), BUCKET, "deletions/batches/b-1/part-0001.csv",
+        ExtraArgs={"ContentType": "text/csv"}),
+    "a request record (jobkit.ledger)": _put("audit/deletion-requests/ticket-1.json",
+                                             ContentType="application/json"),
 }
 MUST_BE_REFUSED = {
     "SSE-KMS": (_put("deletions/users.csv", ServerSideEncryption="aws:kms"), "DenyKmsEncryptedUserIdFiles"),

@@ -34,6 +34,8 @@ HANDLER_OPERATIONS = {
     "stepfunctions": ["DescribeExecution", "GetExecutionHistory", "StartExecution"],
     "events": ["PutEvents"],
     "sns": ["Publish"],
+    "dynamodb": ["TransactWriteItems", "Query", "UpdateItem"],
+    "cloudwatch": ["PutMetricData"],
 }
 
 #: (service, operation, member path): a value the pattern accepts and one it rejects. The rejected values are
@@ -60,6 +62,8 @@ PATTERN_CASES = {
     ("stepfunctions", "StartExecution", ("traceHeader",)): ("Root=1-5759e988-bd862e3fe1be46a994272793", "é"),
     ("events", "PutEvents", ("Entries", "[]", "EventBusName")): ("default", "my bus"),
     ("events", "PutEvents", ("EndpointId",)): ("abcde.veo", "abcde"),
+    ("dynamodb", "Query", ("IndexName",)): ("queued-by-dataset-group", "queued by group"),
+    ("cloudwatch", "PutMetricData", ("Namespace",)): ("cdk-ml-data-jobs", "cdk\rml"),  # Java's . stops at \r
 }
 
 

@@ -1,0 +1,355 @@
+"""The deletion request ledger (one DynamoDB table) and the per-request records.
+
+Items (key ``pk`` = request ID, ``sk``):
+
+- the request, ``sk = "REQUEST"``: ``requestId``, ``status``, ``receivedAt``,
+  ``completedAt``, ``bucket``/``key``/``versionId``, ``objectIdentity``,
+  ``userIds`` (a count), ``bytes``, ``reason``, ``revision``; ``openFlag``
+  while QUEUED or IN_PROGRESS (the sparse ``open`` index, oldest first);
+- one target per dataset group, ``sk = "TARGET#<arn>"``: ``status``,
+  ``attempts``, ``batchId``, ``dataDeletionJobArn``, ``lastFailureReason``,
+  ``deferredReason``, ``completedAt``, the request's ``bytes`` and object;
+  ``queuedGroup`` while QUEUED (the sparse ``queued`` index, by dataset group,
+  oldest first) and ``claimedPart`` while IN_PROGRESS (the ``claimed`` index).
+
+A claim is a conditional write (``status = QUEUED``), so two overlapping batch
+runs never claim one target twice. A request's status and record are derived
+from its targets by :func:`refresh`, under optimistic locking on
+``revision``, so writers of different dataset groups never publish a stale
+record. No item holds a user ID.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Iterable, Iterator, Mapping
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from . import clients, clock, requests
+from .contract import (
+    EVENT_SOURCE,
+    LEDGER_CLAIMED_INDEX,
+    LEDGER_CLAIMED_PART,
+    LEDGER_OPEN,
+    LEDGER_OPEN_FLAG,
+    LEDGER_QUEUED_GROUP,
+    LEDGER_QUEUED_INDEX,
+    LEDGER_REQUEST_ITEM,
+    LEDGER_TARGET_PREFIX,
+    METRIC_FAILED_REQUESTS,
+    METRIC_NAMESPACE,
+    REQUEST_COMPLETED,
+    REQUEST_COMPLETED_EVENT,
+    REQUEST_FAILED,
+    REQUEST_FAILED_EVENT,
+    REQUEST_OPEN_STATUSES,
+    REQUEST_QUEUED,
+    Env,
+)
+from .errors import service_error
+
+_SERIALIZER = TypeSerializer()
+_DESERIALIZER = TypeDeserializer()
+#: TransactWriteItems takes at most 100 items.
+TRANSACTION_ITEMS = 100
+_REFRESH_ATTEMPTS = 20
+
+
+def table() -> str:
+    return os.environ[Env.LEDGER_TABLE]
+
+
+def dynamodb() -> Any:
+    return clients.client("dynamodb")
+
+
+def to_item(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _SERIALIZER.serialize(v) for k, v in values.items() if v is not None}
+
+
+def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    out = {k: _DESERIALIZER.deserialize(v) for k, v in item.items()}
+    return {k: (int(v) if isinstance(v, Decimal) else v) for k, v in out.items()}
+
+
+def key(request_id: str, sk: str) -> dict[str, Any]:
+    return {"pk": {"S": request_id}, "sk": {"S": sk}}
+
+
+def target_sk(dataset_group_arn: str) -> str:
+    return LEDGER_TARGET_PREFIX + dataset_group_arn
+
+
+def cancelled_codes(error: ClientError) -> list[str]:
+    return [str(r.get("Code", "")) for r in error.response.get("CancellationReasons", [])]
+
+
+# --------------------------------------------------------------------------- reads
+
+
+def items_of(request_id: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """The request item and its target items (consistent reads)."""
+    found: list[dict[str, Any]] = []
+    pages = dynamodb().get_paginator("query").paginate(
+        TableName=table(), KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": request_id}},
+        ConsistentRead=True)
+    try:
+        for page in pages:
+            found += [from_item(i) for i in page.get("Items", [])]
+    except ClientError as error:
+        raise service_error(error, "Query") from None
+    request = next((i for i in found if i["sk"] == LEDGER_REQUEST_ITEM), None)
+    return request, [i for i in found if i["sk"].startswith(LEDGER_TARGET_PREFIX)]
+
+
+def queued_targets(dataset_group_arn: str) -> Iterator[dict[str, Any]]:
+    """The dataset group's QUEUED targets, oldest request first (the sparse ``queued`` index)."""
+    pages = dynamodb().get_paginator("query").paginate(
+        TableName=table(), IndexName=LEDGER_QUEUED_INDEX, KeyConditionExpression="#g = :g",
+        ExpressionAttributeNames={"#g": LEDGER_QUEUED_GROUP},
+        ExpressionAttributeValues={":g": {"S": dataset_group_arn}}, ScanIndexForward=True)
+    try:
+        for page in pages:
+            for item in page.get("Items", []):
+                yield from_item(item)
+    except ClientError as error:
+        raise service_error(error, "Query") from None
+
+
+def claimed_targets(part: str) -> list[dict[str, Any]]:
+    """The targets a batch part claimed (the sparse ``claimed`` index)."""
+    pages = dynamodb().get_paginator("query").paginate(
+        TableName=table(), IndexName=LEDGER_CLAIMED_INDEX, KeyConditionExpression="#p = :p",
+        ExpressionAttributeNames={"#p": LEDGER_CLAIMED_PART}, ExpressionAttributeValues={":p": {"S": part}})
+    try:
+        return [from_item(i) for page in pages for i in page.get("Items", [])]
+    except ClientError as error:
+        raise service_error(error, "Query") from None
+
+
+# --------------------------------------------------------------------------- claims
+
+
+def _claim_update(target: Mapping[str, Any], batch: str, part: str, now: str) -> dict[str, Any]:
+    return {
+        "TableName": table(), "Key": key(target["pk"], target["sk"]),
+        "UpdateExpression": "SET #s = :claimed, batchId = :b, #c = :part, claimedAt = :now "
+                            "REMOVE #q, deferredReason",
+        "ConditionExpression": "#s = :queued AND attribute_exists(#q)",
+        "ExpressionAttributeNames": {"#s": "status", "#c": LEDGER_CLAIMED_PART, "#q": LEDGER_QUEUED_GROUP},
+        "ExpressionAttributeValues": {":claimed": {"S": "IN_PROGRESS"}, ":queued": {"S": REQUEST_QUEUED},
+                                      ":b": {"S": batch}, ":part": {"S": part}, ":now": {"S": now}},
+    }
+
+
+def claim(targets: list[dict[str, Any]], batch: str, part: str) -> list[dict[str, Any]]:
+    """Claim ``targets`` for ``part`` (QUEUED → IN_PROGRESS) with conditional writes; returns the ones this call
+    claimed. Transactions of up to 100 items; when one is cancelled (another run claimed one of its items), each
+    of its items is claimed on its own, so what the other run took is skipped and the rest is still claimed."""
+    now = requests.iso_seconds(clock.now())
+    claimed: list[dict[str, Any]] = []
+    client = dynamodb()
+    for start in range(0, len(targets), TRANSACTION_ITEMS):
+        chunk = targets[start:start + TRANSACTION_ITEMS]
+        try:
+            client.transact_write_items(TransactItems=[{"Update": _claim_update(t, batch, part, now)} for t in chunk])
+            claimed += chunk
+            continue
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise service_error(error, "TransactWriteItems") from None
+        for target in chunk:
+            try:
+                client.update_item(**_claim_update(target, batch, part, now))
+                claimed.append(target)
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise service_error(error, "UpdateItem") from None
+    return claimed
+
+
+def defer(target: Mapping[str, Any], reason: str) -> bool:
+    """Note on a QUEUED target why this run gave its dataset group no job; False when it is no longer queued or
+    already says so."""
+    try:
+        dynamodb().update_item(
+            TableName=table(), Key=key(target["pk"], target["sk"]), UpdateExpression="SET deferredReason = :r",
+            ConditionExpression="#s = :queued AND (attribute_not_exists(deferredReason) OR deferredReason <> :r)",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":r": {"S": reason}, ":queued": {"S": REQUEST_QUEUED}})
+        return True
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise service_error(error, "UpdateItem") from None
+
+
+def finish(target: Mapping[str, Any], part: str, *, succeeded: bool, job_arn: str | None, reason: str | None,
+           max_attempts: int) -> str | None:
+    """Record a batch part's outcome on one target it claimed: COMPLETED; or, after a failed job, back to
+    QUEUED with one more attempt and the reason, or FAILED once ``max_attempts`` jobs failed. Returns the new
+    status, or None when the target no longer belongs to ``part`` (a retried call already recorded it)."""
+    now = requests.iso_seconds(clock.now())
+    names = {"#s": "status", "#c": LEDGER_CLAIMED_PART}
+    values: dict[str, Any] = {":part": {"S": part}}
+    if job_arn:
+        values[":job"] = {"S": job_arn}
+    job = ", dataDeletionJobArn = :job" if job_arn else ""
+    if succeeded:
+        status = REQUEST_COMPLETED
+        expression = f"SET #s = :status, completedAt = :now{job} REMOVE #c"
+        values.update({":status": {"S": status}, ":now": {"S": now}})
+    else:
+        attempts = int(target.get("attempts", 0)) + 1
+        status = REQUEST_FAILED if attempts >= max_attempts else REQUEST_QUEUED
+        values.update({":status": {"S": status}, ":attempts": {"N": str(attempts)},
+                       ":reason": {"S": reason or "the data deletion did not complete"}})
+        expression = f"SET #s = :status, attempts = :attempts, lastFailureReason = :reason{job}"
+        if status == REQUEST_QUEUED:
+            names["#q"] = LEDGER_QUEUED_GROUP
+            values[":group"] = {"S": target["datasetGroupArn"]}
+            expression += ", #q = :group"
+        expression += " REMOVE #c"
+    try:
+        dynamodb().update_item(TableName=table(), Key=key(target["pk"], target["sk"]), UpdateExpression=expression,
+                               ConditionExpression="#c = :part", ExpressionAttributeNames=names,
+                               ExpressionAttributeValues=values)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return None
+        raise service_error(error, "UpdateItem") from None
+    return status
+
+
+# --------------------------------------------------------------------------- the request and its record
+
+
+def record_key(request_id: str) -> str:
+    return f"{os.environ[Env.RECORD_PREFIX]}{request_id}.json"
+
+
+def write_record(record: Mapping[str, Any]) -> None:
+    body = json.dumps(record, sort_keys=True, indent=1).encode("utf-8")
+    try:
+        clients.client("s3").put_object(Bucket=os.environ[Env.DATA_BUCKET], Key=record_key(record["requestId"]),
+                                        Body=body, ContentType="application/json")
+    except ClientError as error:
+        raise service_error(error, "PutObject") from None
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    record: dict[str, Any]
+    previous_status: str
+
+    @property
+    def changed_to(self) -> str | None:
+        status = self.record["status"]
+        return status if status != self.previous_status else None
+
+
+def refresh(request_id: str) -> Refreshed | None:
+    """Derive the request's status from its targets, write its record, then store the status, under optimistic
+    locking (``revision``): a writer that lost the race reads again and writes again, so the last record written
+    was rendered from a read that followed every target change. None if the request is not in the ledger."""
+    for _ in range(_REFRESH_ATTEMPTS):
+        request, targets = items_of(request_id)
+        if request is None:
+            return None
+        previous = request["status"]
+        status = requests.request_status(previous, [t["status"] for t in targets])
+        updated = {**request, "status": status}
+        if status == REQUEST_COMPLETED:
+            updated["completedAt"] = request.get("completedAt") or requests.latest(
+                t.get("completedAt") for t in targets)
+        if status == REQUEST_FAILED:
+            updated["reason"] = requests.failure_reason(targets)
+        record = requests.render_record(updated, targets)
+        write_record(record)
+        if _store_status(request, updated):
+            return Refreshed(record, previous)
+    raise RuntimeError(f"request {request_id}: its ledger items kept changing; try again")
+
+
+def _store_status(request: Mapping[str, Any], updated: Mapping[str, Any]) -> bool:
+    revision = int(request.get("revision", 0))
+    names = {"#s": "status", "#o": LEDGER_OPEN_FLAG}
+    values: dict[str, Any] = {":s": {"S": updated["status"]}, ":next": {"N": str(revision + 1)},
+                              ":rev": {"N": str(revision)}}
+    sets = ["#s = :s", "revision = :next"]
+    removes = []
+    if updated["status"] in REQUEST_OPEN_STATUSES:
+        sets.append("#o = :open")
+        values[":open"] = {"S": LEDGER_OPEN}
+    else:
+        removes.append("#o")
+    for field in ("completedAt", "reason"):
+        if updated.get(field):
+            sets.append(f"{field} = :{field}")
+            values[f":{field}"] = {"S": updated[field]}
+    expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+    try:
+        dynamodb().update_item(
+            TableName=table(), Key=key(request["pk"], request["sk"]), UpdateExpression=expression,
+            ConditionExpression="attribute_not_exists(revision) OR revision = :rev",
+            ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+        return True
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise service_error(error, "UpdateItem") from None
+
+
+# --------------------------------------------------------------------------- announcements
+
+
+def announce(detail_type: str, details: Iterable[Mapping[str, Any]]) -> None:
+    """EventBridge events on the default bus (source ``cdk-ml-data-jobs``), ten per call."""
+    entries = [{"Source": EVENT_SOURCE, "DetailType": detail_type, "Detail": json.dumps(d, sort_keys=True)}
+               for d in details]
+    events = clients.client("events")
+    for start in range(0, len(entries), 10):
+        result = events.put_events(Entries=entries[start:start + 10])
+        if result.get("FailedEntryCount"):
+            codes = sorted({e.get("ErrorCode") for e in result["Entries"] if e.get("ErrorCode")})
+            raise RuntimeError(f"PutEvents refused {result['FailedEntryCount']} event(s): {', '.join(codes)}")
+
+
+def announce_outcomes(refreshed: Iterable[Refreshed]) -> dict[str, int]:
+    """Events for the requests that just became COMPLETED or FAILED, and for FAILED ones an SNS message (when the
+    queue has a topic) and the failed-requests metric. Returns the counts."""
+    completed = [r.record for r in refreshed if r.changed_to == REQUEST_COMPLETED]
+    failed = [r.record for r in refreshed if r.changed_to == REQUEST_FAILED]
+    if completed:
+        announce(REQUEST_COMPLETED_EVENT, completed)
+    if failed:
+        announce(REQUEST_FAILED_EVENT, failed)
+        topic = os.environ.get(Env.TOPIC_ARN)
+        if topic:
+            for record in failed:
+                clients.client("sns").publish(
+                    TopicArn=topic, Subject=f"Deletion request FAILED: {record['requestId']}"[:100],
+                    Message=failed_message(record))
+        put_metric(METRIC_FAILED_REQUESTS, len(failed), "Count")
+    return {"completed": len(completed), "failed": len(failed)}
+
+
+def failed_message(record: Mapping[str, Any]) -> str:
+    lines = [f"Deletion request {record['requestId']} FAILED", "", f"reason: {record.get('reason')}",
+             f"receivedAt: {record['receivedAt']}", f"object: s3://{record['object']['bucket']}/{record['object']['key']}"]
+    for target in record["targets"]:
+        lines.append(f"target {target['datasetGroupArn']}: {target['status']} after {target['attempts']} attempt(s)"
+                     f"{', last job ' + target['dataDeletionJobArn'] if target.get('dataDeletionJobArn') else ''}")
+    return "\n".join(lines)
+
+
+def put_metric(name: str, value: float, unit: str) -> None:
+    clients.client("cloudwatch").put_metric_data(Namespace=METRIC_NAMESPACE, MetricData=[{
+        "MetricName": name, "Value": float(value), "Unit": unit,
+        "Dimensions": [{"Name": "Queue", "Value": os.environ[Env.METRIC_DIMENSION]}],
+    }])

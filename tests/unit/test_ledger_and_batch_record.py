@@ -1,0 +1,236 @@
+"""jobkit.ledger (claims under contention, outcomes, records under optimistic locking) in moto's DynamoDB and S3,
+and how batch_record reads a deletion's outcome (Step Functions stubbed)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import batch_record
+from jobkit import contract, ledger
+from jobkit.contract import LEDGER_CLAIMED_PART, LEDGER_QUEUED_GROUP
+
+from .conftest import BUCKET, make_client
+
+TABLE = "ledger"
+SHOP = "arn:aws:personalize:us-east-1:123456789012:dataset-group/shop"
+MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:DataDeletion"
+
+
+@pytest.fixture(scope="module")
+def aws():
+    from moto import mock_aws
+
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def ledger_env(aws, services, monkeypatch):
+    """A fresh ledger table with the construct's key schema and indexes, and the bucket for records."""
+    dynamodb, s3 = make_client("dynamodb"), make_client("s3")
+    if TABLE in dynamodb.list_tables()["TableNames"]:
+        dynamodb.delete_table(TableName=TABLE)
+    string = lambda name: {"AttributeName": name, "AttributeType": "S"}  # noqa: E731
+    dynamodb.create_table(
+        TableName=TABLE, BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[string(n) for n in ("pk", "sk", LEDGER_QUEUED_GROUP, "receivedAt", LEDGER_CLAIMED_PART)],
+        GlobalSecondaryIndexes=[
+            {"IndexName": contract.LEDGER_QUEUED_INDEX, "Projection": {"ProjectionType": "ALL"},
+             "KeySchema": [{"AttributeName": LEDGER_QUEUED_GROUP, "KeyType": "HASH"},
+                           {"AttributeName": "receivedAt", "KeyType": "RANGE"}]},
+            {"IndexName": contract.LEDGER_CLAIMED_INDEX, "Projection": {"ProjectionType": "ALL"},
+             "KeySchema": [{"AttributeName": LEDGER_CLAIMED_PART, "KeyType": "HASH"}]},
+        ])
+    if BUCKET not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+        s3.create_bucket(Bucket=BUCKET)
+    services.clients.update({"dynamodb": dynamodb, "s3": s3})
+    for name, value in {"LEDGER_TABLE": TABLE, "RECORD_PREFIX": "audit/deletion-requests/", "MAX_ATTEMPTS": "3",
+                        "METRIC_DIMENSION": TABLE, "STATE_MACHINE_ARN": MACHINE}.items():
+        monkeypatch.setenv(name, value)
+    yield dynamodb
+    for service in ("dynamodb", "s3"):
+        services.clients.pop(service, None)
+
+
+def queue_request(dynamodb, request_id: str, received: str = "2026-12-01T09:00:00Z", groups=(SHOP,)) -> None:
+    request = {"pk": request_id, "sk": "REQUEST", "requestId": request_id, "status": "QUEUED", "receivedAt": received,
+               "bucket": BUCKET, "key": f"deletions/requests/{request_id}.csv", "userIds": 2, "bytes": 30,
+               "revision": 1, "openFlag": "OPEN"}
+    dynamodb.put_item(TableName=TABLE, Item=ledger.to_item(request))
+    for group in groups:
+        dynamodb.put_item(TableName=TABLE, Item=ledger.to_item({
+            "pk": request_id, "sk": ledger.target_sk(group), "requestId": request_id, "datasetGroupArn": group,
+            "status": "QUEUED", "attempts": 0, "receivedAt": received, "bytes": 30, "bucket": BUCKET,
+            "key": request["key"], LEDGER_QUEUED_GROUP: group}))
+
+
+def test_queued_targets_come_oldest_first(ledger_env, clock):
+    for i, minute in enumerate((30, 10, 20)):
+        queue_request(ledger_env, f"R{i}", f"2026-12-01T09:{minute}:00Z")
+    assert [t["requestId"] for t in ledger.queued_targets(SHOP)] == ["R1", "R2", "R0"]
+
+
+def test_a_claim_takes_every_queued_target_in_one_transaction(ledger_env, clock):
+    for i in range(3):
+        queue_request(ledger_env, f"R{i}")
+    targets = list(ledger.queued_targets(SHOP))
+
+    claimed = ledger.claim(targets, "b1", "b1/shop/0001")
+
+    assert [t["requestId"] for t in claimed] == ["R0", "R1", "R2"]
+    assert list(ledger.queued_targets(SHOP)) == []  # off the sparse queued index
+    assert sorted(t["requestId"] for t in ledger.claimed_targets("b1/shop/0001")) == ["R0", "R1", "R2"]
+
+
+def test_overlapping_claims_never_take_one_target_twice(ledger_env, clock, monkeypatch):
+    for i in range(4):
+        queue_request(ledger_env, f"R{i}")
+    seen_by_both = list(ledger.queued_targets(SHOP))  # two runs read the same queue
+    other = ledger.claim(seen_by_both[1:2], "b-other", "b-other/shop/0001")  # the other run wins R1
+    calls = []
+    original = ledger_env.transact_write_items
+
+    def counting(**kwargs):
+        calls.append(len(kwargs["TransactItems"]))
+        return original(**kwargs)
+
+    monkeypatch.setattr(ledger_env, "transact_write_items", counting)
+
+    mine = ledger.claim(seen_by_both, "b-mine", "b-mine/shop/0001")
+
+    assert [t["requestId"] for t in other] == ["R1"]
+    assert [t["requestId"] for t in mine] == ["R0", "R2", "R3"]  # the cancelled transaction fell back per item
+    assert calls == [4]
+    assert [t["requestId"] for t in ledger.claimed_targets("b-other/shop/0001")] == ["R1"]
+
+
+def test_claims_of_more_than_100_targets_are_chunked(ledger_env, clock, monkeypatch):
+    for i in range(150):
+        queue_request(ledger_env, f"R{i:03d}")
+    sizes = []
+    original = ledger_env.transact_write_items
+    monkeypatch.setattr(ledger_env, "transact_write_items",
+                        lambda **kw: sizes.append(len(kw["TransactItems"])) or original(**kw))
+
+    claimed = ledger.claim(list(ledger.queued_targets(SHOP)), "b1", "b1/shop/0001")
+
+    assert len(claimed) == 150 and sizes == [100, 50]
+
+
+def test_a_failed_job_requeues_until_the_last_attempt(ledger_env, clock):
+    queue_request(ledger_env, "R1")
+    for attempt in (1, 2, 3):
+        [target] = ledger.claim(list(ledger.queued_targets(SHOP)), f"b{attempt}", f"b{attempt}/shop/0001")
+        status = ledger.finish(target, f"b{attempt}/shop/0001", succeeded=False, job_arn="arn:job", reason="busy",
+                               max_attempts=3)
+        assert status == ("QUEUED" if attempt < 3 else "FAILED")
+        # a retried Record finds the target no longer in its part and changes nothing
+        assert ledger.finish(target, f"b{attempt}/shop/0001", succeeded=True, job_arn=None, reason=None,
+                             max_attempts=3) is None
+    _, [target] = ledger.items_of("R1")
+    assert (target["status"], target["attempts"], target["lastFailureReason"]) == ("FAILED", 3, "busy")
+    assert LEDGER_QUEUED_GROUP not in target and LEDGER_CLAIMED_PART not in target
+
+
+def test_refresh_writes_the_record_and_the_status_it_derives(ledger_env, clock):
+    queue_request(ledger_env, "R1")
+    [target] = ledger.claim(list(ledger.queued_targets(SHOP)), "b1", "b1/shop/0001")
+    ledger.finish(target, "b1/shop/0001", succeeded=True, job_arn="arn:job", reason=None, max_attempts=3)
+
+    refreshed = ledger.refresh("R1")
+
+    assert refreshed.changed_to == "COMPLETED" and refreshed.previous_status == "QUEUED"
+    stored = json.loads(make_client("s3").get_object(Bucket=BUCKET, Key="audit/deletion-requests/R1.json")["Body"]
+                        .read())
+    assert stored == refreshed.record and stored["status"] == "COMPLETED" and stored["completedAt"]
+    request, _ = ledger.items_of("R1")
+    assert request["status"] == "COMPLETED" and "openFlag" not in request and request["revision"] == 2
+
+
+def test_refresh_renders_again_when_another_writer_changed_the_request(ledger_env, clock, monkeypatch):
+    queue_request(ledger_env, "R1")
+    writes = []
+    original = ledger._store_status
+
+    def racing(request, updated):
+        writes.append(updated["status"])
+        if len(writes) == 1:  # another writer stores first: our read is stale
+            ledger_env.update_item(TableName=TABLE, Key=ledger.key("R1", "REQUEST"),
+                                   UpdateExpression="SET revision = :r", ExpressionAttributeValues={":r": {"N": "7"}})
+        return original(request, updated)
+
+    monkeypatch.setattr(ledger, "_store_status", racing)
+
+    ledger.refresh("R1")
+
+    assert len(writes) == 2
+    request, _ = ledger.items_of("R1")
+    assert request["revision"] == 8
+
+
+# --------------------------------------------------------------------------- batch_record.outcome
+
+
+@pytest.fixture
+def sfn(services):
+    from botocore.stub import Stubber
+
+    api = make_client("stepfunctions")
+    stubber = Stubber(api)
+    stubber.activate()
+    services.clients["stepfunctions"] = api
+    yield stubber
+    stubber.assert_no_pending_responses()
+    services.clients.pop("stepfunctions")
+
+
+EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:DataDeletion:b1-shop-0001"
+
+
+def _described(status, **extra):
+    from datetime import datetime, timezone
+
+    return {"executionArn": EXECUTION, "stateMachineArn": MACHINE, "status": status,
+            "startDate": datetime(2026, 12, 1, tzinfo=timezone.utc), **extra}
+
+
+def test_a_completed_deletion_needs_no_second_look(ledger_env, sfn):
+    succeeded = {"status": "SUCCEEDED", "output": {"status": "COMPLETED", "dataDeletionJobArn": "arn:job"}}
+    assert batch_record.outcome(succeeded, "b1-shop-0001") == (True, "arn:job", None)
+
+
+def test_a_failed_job_gives_personalizes_failure_reason(ledger_env, sfn):
+    cause = json.dumps({"failureReason": "Training ran during deletion", "dataDeletionJobArn": "arn:job"})
+    sfn.add_response("describe_execution", _described("FAILED", error="DataDeletionJobFailed", cause=cause),
+                     {"executionArn": EXECUTION})
+
+    found = batch_record.outcome({"Error": "States.TaskFailed", "Cause": "{}"}, "b1-shop-0001")
+
+    assert found == (False, "arn:job", "Training ran during deletion")
+
+
+def test_an_execution_a_redriven_run_already_started_is_adopted(ledger_env, sfn):
+    output = json.dumps({"status": "COMPLETED", "dataDeletionJobArn": "arn:job"})
+    sfn.add_response("describe_execution", _described("SUCCEEDED", output=output), {"executionArn": EXECUTION})
+
+    found = batch_record.outcome({"Error": "StepFunctions.ExecutionAlreadyExistsException", "Cause": "exists"},
+                                 "b1-shop-0001")
+
+    assert found == (True, "arn:job", None)
+
+
+def test_a_still_running_execution_is_retried_later(ledger_env, sfn):
+    sfn.add_response("describe_execution", _described("RUNNING"), {"executionArn": EXECUTION})
+    with pytest.raises(batch_record.ExecutionStillRunning):
+        batch_record.outcome({"Error": "StepFunctions.ExecutionAlreadyExistsException"}, "b1-shop-0001")
+
+
+def test_a_deletion_that_never_started_fails_with_the_tasks_error(ledger_env, sfn):
+    sfn.add_client_error("describe_execution", "ExecutionDoesNotExist", "no such execution",
+                         expected_params={"executionArn": EXECUTION})
+    found = batch_record.outcome({"Error": "StepFunctions.AccessDeniedException", "Cause": "not allowed"},
+                                 "b1-shop-0001")
+    assert found == (False, None, "StepFunctions.AccessDeniedException: not allowed")

@@ -8,6 +8,11 @@ The state machine's wait-poll-decide loop is generic; it reads only these keys:
     execution fails with ``error`` and ``cause``).
 ``job``
     The service-specific reference to the job, passed back to the next poll.
+
+Two more phases exist only in definitions that have the matching states:
+``WAIT_TO_LAUNCH`` (wait ``waitSeconds``, then run the launch function again
+with the tracker) and ``FOLLOW_THROUGH`` (wait ``waitSeconds``, then run the
+follow-through function with the tracker).
 """
 
 from __future__ import annotations
@@ -55,6 +60,11 @@ class PollSettings:
 
 def running(job: dict[str, Any], status: str, wait_seconds: int) -> dict[str, Any]:
     return {"phase": PHASE_RUNNING, "status": status, "waitSeconds": wait_seconds, "job": job}
+
+
+def waiting(phase: str, job: dict[str, Any], status: str, wait_seconds: int) -> dict[str, Any]:
+    """Wait ``wait_seconds``, then run the step ``phase`` names (``WAIT_TO_LAUNCH``, ``FOLLOW_THROUGH``)."""
+    return {"phase": phase, "status": status, "waitSeconds": wait_seconds, "job": job}
 
 
 def succeeded(job: dict[str, Any], status: str, result: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,10 @@ credentials point at). Configured through CDK context keys (``-c key=value`` or
 - ``notificationEmail``: comma-separated e-mail addresses subscribed to the outcome and alarm topic (default: none)
 - ``uploadTriggers``: comma-separated ``prefix=datasetGroupArn`` pairs; a ``.csv`` uploaded under a prefix starts a
   deletion for that dataset group (default: none)
+- ``quietPeriod``: ``true`` to wait for a quiet dataset group before each deletion and start one more job after an
+  overlapping training or import (default ``false``)
+- ``retrainSolutionArns``: comma-separated ``datasetGroupArn=solutionArn|solutionArn`` pairs; after a deletion in
+  that group, retrain those solutions and update their campaigns (default: none)
 """
 
 from __future__ import annotations
@@ -52,10 +56,14 @@ class MlDataJobsStack(cdk.Stack):
         self.notifications = NotificationTopic(self, "Notifications",
                                                email_subscriptions=_list(self, "notificationEmail"))
         triggers = dict(pair.split("=", 1) for pair in _list(self, "uploadTriggers") or [])
+        retrain = {group: solutions.split("|") for group, solutions in
+                   (pair.split("=", 1) for pair in _list(self, "retrainSolutionArns") or [])}
+        quiet = str(self.node.try_get_context("quietPeriod") or "false").lower() == "true"
         self.deletion = DataDeletionWorkflow(
             self, "DataDeletion", bucket=data.bucket, deletion_prefix=prefix,
             dataset_group_arns=_list(self, "datasetGroupArns"),
             topic=self.notifications.topic, upload_triggers=triggers or None,
+            quiet_period_enabled=quiet, retrain_solution_arns=retrain or None,
         )
         self.export = AudienceExportWorkflow(
             self, "AudienceExport",

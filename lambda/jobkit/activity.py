@@ -57,11 +57,14 @@ def pages(personalize: Any, method: str, key: str, **params: Any) -> Iterator[di
         raise service_error(error, _OPERATION_NAMES.get(method, method)) from None
 
 
-def _solution_versions(personalize: Any, group: str) -> Iterator[tuple[str, dict[str, Any]]]:
+def _solution_versions(personalize: Any, group: str, solutions: set[str] | None = None
+                       ) -> Iterator[dict[str, Any]]:
+    """Every version of every solution of ``group`` (the solutions' ARNs are added to ``solutions``)."""
     for solution in pages(personalize, "list_solutions", "solutions", datasetGroupArn=group):
-        for version in pages(personalize, "list_solution_versions", "solutionVersions",
-                             solutionArn=solution["solutionArn"]):
-            yield solution["solutionArn"], version
+        if solutions is not None:
+            solutions.add(solution["solutionArn"])
+        yield from pages(personalize, "list_solution_versions", "solutionVersions",
+                         solutionArn=solution["solutionArn"])
 
 
 def _import_jobs(personalize: Any, group: str) -> Iterator[dict[str, Any]]:
@@ -80,8 +83,7 @@ def busy(personalize: Any, group: str) -> list[dict[str, str]]:
     """
     found: list[dict[str, str]] = []
     solutions: set[str] = set()
-    for solution, version in _solution_versions(personalize, group):
-        solutions.add(solution)
+    for version in _solution_versions(personalize, group, solutions):
         if version.get("status") in CREATING:
             found.append({"type": SOLUTION_VERSION, "arn": version["solutionVersionArn"], "status": version["status"]})
     for job in _import_jobs(personalize, group):
@@ -103,7 +105,7 @@ def created_between(personalize: Any, group: str, start: datetime, end: datetime
     """Solution versions and dataset import jobs of ``group`` created in ``[start, end]``:
     ``[{"type", "arn", "status", "creationDateTime"}]`` (what overlapped a deletion job)."""
     found: list[dict[str, Any]] = []
-    for _, version in _solution_versions(personalize, group):
+    for version in _solution_versions(personalize, group):
         created = version.get("creationDateTime")
         if created is not None and start <= created <= end:
             found.append({"type": SOLUTION_VERSION, "arn": version["solutionVersionArn"],

@@ -21,8 +21,10 @@ import pytest
 
 from .helpers import (
     CONFIGURED_MODEL_ARN,
+    DATASET_GROUP_ARN,
     GENERATION_JOB_ARN,
     NOTIFICATION_EMAIL,
+    SOLUTION_ARNS,
     TRIGGER_DATASET_GROUP_ARN,
     TRIGGER_PREFIX,
     Synth,
@@ -116,3 +118,14 @@ def imported_bucket_deletion(synth_stack) -> Synth:
         return {"deletion": DataDeletionWorkflow(stack, "Deletion", bucket=bucket), "bucket": bucket}
 
     return synth_stack("ImportedBucketDeletion", build)
+
+
+@pytest.fixture(scope="session")
+def models_forget(synth_stack) -> Synth:
+    """A library user's stack: DataDeletionWorkflow narrowed to one dataset group, with every opt-in feature on
+    (quiet period and overlap check, retraining of two solutions, campaign updates)."""
+    from cdk_ml_data_jobs import DataDeletionWorkflow
+
+    return synth_stack("ModelsForget", lambda stack: {"deletion": DataDeletionWorkflow(
+        stack, "Deletion", dataset_group_arns=[DATASET_GROUP_ARN], quiet_period_enabled=True,
+        retrain_solution_arns={DATASET_GROUP_ARN: SOLUTION_ARNS})})

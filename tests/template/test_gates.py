@@ -11,7 +11,8 @@ Every gate runs on:
 - ``sample_with_triggers``: the sample app with ``-c uploadTriggers=deletions/incoming/shop/=<dataset group>``
   and ``-c notificationEmail=privacy@example.com`` (upload trigger, EventBridge on the bucket, e-mail subscription);
 - ``own_topics``: both workflows with ``create_topic=True`` (each its own encrypted topic and key),
-  the deletion workflow with an upload trigger on the bucket it creates.
+  the deletion workflow with an upload trigger on the bucket it creates;
+- ``models_forget``: DataDeletionWorkflow with the quiet period, retraining and campaign updates on.
 
 Each gate also has a test proving it can fail, so a silent gate does not pass for a clean one.
 """
@@ -34,7 +35,7 @@ from .helpers import Synth, acknowledgments, resources
 ROOT = Path(__file__).resolve().parents[2]
 CHECKOV = os.environ.get("CHECKOV", str(ROOT / ".venv-checkov" / "bin" / "checkov"))
 GATE_STACKS = ["sample", "deletion_only", "export_narrowed", "imported_bucket_deletion", "sample_destroy_on_removal",
-               "sample_with_triggers", "own_topics"]
+               "sample_with_triggers", "own_topics", "models_forget"]
 MIN_REASON = 40
 
 

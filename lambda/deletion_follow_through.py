@@ -12,7 +12,8 @@ and returns the next tracker:
 2. Retraining (the group in ``RETRAIN_SOLUTION_ARNS``): ``CreateSolutionVersion``
    with ``trainingMode`` ``FULL`` for each listed solution, named after the
    request (a retry or redrive finds it by listing and adopts it), then
-   ``FOLLOW_THROUGH`` with the adaptive wait until each is ACTIVE.
+   ``FOLLOW_THROUGH`` with the adaptive wait until each is ACTIVE (growing with the request's age, from
+   the first deletion job's creation, so a training after a day-long deletion costs few checks).
 3. Campaigns (``UPDATE_CAMPAIGNS``): ``UpdateCampaign`` of each campaign of those
    solutions to the new version (unless it already is), then wait until each
    ``latestCampaignUpdate`` is ACTIVE.
@@ -191,7 +192,13 @@ def _wait_or_time_out(job: dict[str, Any], state: dict[str, Any], age: float, se
                        f"still {pending['status']} {int(age)} s after the follow-through started "
                        f"(job timeout {settings.job_timeout} s); Personalize keeps working on it")
     return tracker.waiting(PHASE_FOLLOW_THROUGH, {**job, "followThrough": state}, state["stage"],
-                           settings.wait_for(age))
+                           settings.wait_for(age, _request_age(job)))
+
+
+def _request_age(job: dict[str, Any]) -> float:
+    """Seconds since the first deletion job was created: the follow-through keeps the request's polling pace
+    (a training after a day-long deletion is checked every ``max_wait``, not from ``min_wait`` again)."""
+    return (clock.now() - parse_iso(job["completedJobs"][0]["creationDateTime"])).total_seconds()
 
 
 # ---- the outcome ----------------------------------------------------------------------------------

@@ -44,10 +44,16 @@ class PollSettings:
             job_timeout=int(os.environ[Env.JOB_TIMEOUT_SECONDS]),
         )
 
-    def wait_for(self, age_seconds: float) -> int:
-        """Seconds to wait before checking a job of this age again."""
+    def wait_for(self, age_seconds: float, schedule_age: float | None = None) -> int:
+        """Seconds to wait before checking a job of this age again.
+
+        ``schedule_age`` (default ``age_seconds``) is the age the wait grows with, when it is not the
+        job's own: a step that continues a longer process (training after a day-long deletion) keeps that
+        process's pace instead of starting again at ``min_wait``. The deadline stays ``job_timeout`` after
+        ``age_seconds`` began.
+        """
         return next_wait_seconds(
-            age_seconds,
+            age_seconds if schedule_age is None else schedule_age,
             min_wait=self.min_wait,
             max_wait=self.max_wait,
             growth=self.growth,

@@ -218,3 +218,19 @@ def test_no_campaign_update_when_switched_off(services, clock, monkeypatch):
     services.expect("personalize", "describe_solution_version", described("ACTIVE"), {"solutionVersionArn": VERSION})
     out = run(tracker)["result"]
     assert out["campaignArns"] == [] and out["solutionVersionArns"] == [VERSION]
+
+
+def test_training_checks_keep_the_pace_of_a_day_long_request(services, clock):
+    day_long = {**RESULT, "creationDateTime": "2026-11-22T07:00:00Z"}
+    state = {"stage": "TRAINING", "startedAt": "2026-11-23T07:00:00Z", "campaigns": [],
+             "versions": [{"solutionArn": SOLUTION, "solutionVersionArn": VERSION, "status": "CREATE PENDING"}]}
+    tracker = {"phase": "FOLLOW_THROUGH", "job": {"completedJobs": [day_long], "followThrough": state}}
+    clock.advance(60)
+    services.expect("personalize", "describe_solution_version", described("CREATE IN_PROGRESS"),
+                    {"solutionVersionArn": VERSION})
+    assert run(tracker)["waitSeconds"] == 1800  # max_wait: the request is a day old, not a minute
+    short = {"phase": "FOLLOW_THROUGH", "job": {"completedJobs": [{**RESULT, "creationDateTime":
+                                                                   "2026-11-23T06:58:00Z"}], "followThrough": state}}
+    services.expect("personalize", "describe_solution_version", described("CREATE IN_PROGRESS"),
+                    {"solutionVersionArn": VERSION})
+    assert run(short)["waitSeconds"] == 60

@@ -122,16 +122,18 @@ def _describe_campaign(personalize: Any, arn: str) -> dict[str, Any]:
 
 def _training(personalize: Any, job: dict[str, Any], state: dict[str, Any], age: float,
               settings: tracker.PollSettings) -> dict[str, Any]:
-    versions = []
-    for version in state["versions"]:
-        if version["status"] != ACTIVE:
-            described = _describe_version(personalize, version["solutionVersionArn"])
-            version = {**version, "status": str(described.get("status", "")),
-                       "trainedAt": iso(described.get("lastUpdatedDateTime"))}
-            if version["status"] not in (ACTIVE, *activity.CREATING):
-                return _failed(job, state, version["solutionVersionArn"], version["status"],
-                               described.get("failureReason") or f"the training ended {version['status']}")
-        versions.append(version)
+    def read(version: dict[str, Any]) -> dict[str, Any]:
+        described = _describe_version(personalize, version["solutionVersionArn"])
+        version = {**version, "status": str(described.get("status", "")),
+                   "trainedAt": iso(described.get("lastUpdatedDateTime"))}
+        if version["status"] not in (ACTIVE, *activity.CREATING):
+            return _failed(job, state, version["solutionVersionArn"], version["status"],
+                           described.get("failureReason") or f"the training ended {version['status']}")
+        return version
+
+    versions = _recheck(state["versions"], read)
+    if isinstance(versions, dict):
+        return versions
     state = {**state, "versions": versions}
     if any(v["status"] != ACTIVE for v in versions):
         return _wait_or_time_out(job, state, age, settings, next(v for v in versions if v["status"] != ACTIVE))
@@ -162,26 +164,39 @@ def _update(personalize: Any, campaign: str, version: str) -> dict[str, Any]:
 
 def _campaigns(personalize: Any, job: dict[str, Any], state: dict[str, Any], age: float,
                settings: tracker.PollSettings) -> dict[str, Any]:
-    campaigns = []
-    for campaign in state["campaigns"]:
-        if campaign["status"] != ACTIVE:
-            described = _describe_campaign(personalize, campaign["campaignArn"])
-            latest = described.get("latestCampaignUpdate") or {}
-            status = str(latest.get("status") or described.get("status", ""))
-            if latest.get("solutionVersionArn", campaign["solutionVersionArn"]) != campaign["solutionVersionArn"]:
-                return _failed(job, state, campaign["campaignArn"], status,
-                               "the campaign's latest update is to another solution version")
-            campaign = {**campaign, "status": status}
-            if status not in (ACTIVE, *activity.CREATING):
-                return _failed(job, state, campaign["campaignArn"], status,
-                               latest.get("failureReason") or described.get("failureReason")
-                               or f"the campaign update ended {status}")
-        campaigns.append(campaign)
+    def read(campaign: dict[str, Any]) -> dict[str, Any]:
+        described = _describe_campaign(personalize, campaign["campaignArn"])
+        latest = described.get("latestCampaignUpdate") or {}
+        status = str(latest.get("status") or described.get("status", ""))
+        if latest.get("solutionVersionArn", campaign["solutionVersionArn"]) != campaign["solutionVersionArn"]:
+            return _failed(job, state, campaign["campaignArn"], status,
+                           "the campaign's latest update is to another solution version")
+        if status not in (ACTIVE, *activity.CREATING):
+            return _failed(job, state, campaign["campaignArn"], status, latest.get("failureReason")
+                           or described.get("failureReason") or f"the campaign update ended {status}")
+        return {**campaign, "status": status}
+
+    campaigns = _recheck(state["campaigns"], read)
+    if isinstance(campaigns, dict):
+        return campaigns
     state = {**state, "campaigns": campaigns}
     pending = [c for c in campaigns if c["status"] != ACTIVE]
     if pending:
         return _wait_or_time_out(job, state, age, settings, pending[0])
     return _finished(job, state)
+
+
+def _recheck(items: list[dict[str, Any]], read: Any) -> list[dict[str, Any]] | dict[str, Any]:
+    """Each item not ACTIVE yet, read again by ``read``: the updated items, or the stopped tracker ``read``
+    returned for the first that failed."""
+    updated = []
+    for item in items:
+        if item["status"] != ACTIVE:
+            item = read(item)
+            if "phase" in item:
+                return item
+        updated.append(item)
+    return updated
 
 
 def _wait_or_time_out(job: dict[str, Any], state: dict[str, Any], age: float, settings: tracker.PollSettings,

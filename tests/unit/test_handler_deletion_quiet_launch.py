@@ -81,14 +81,18 @@ def test_a_busy_group_waits_adaptively_then_launches(services, clock):
     assert record["waitedSeconds"] == 60 + sum(waits)
 
 
-def test_past_the_timeout_the_group_is_reported_busy(services, clock, monkeypatch):
-    monkeypatch.setenv("QUIET_PERIOD_TIMEOUT_SECONDS", "600")
+def busy_twice(services, clock, monkeypatch, timeout, seconds):
+    """Two checks of a group that is training, ``seconds`` apart, with a quiet period of ``timeout``."""
+    monkeypatch.setenv("QUIET_PERIOD_TIMEOUT_SECONDS", str(timeout))
     expect_activity(services, [TRAINING])
     tracker = launch()
-    clock.advance(600)
+    clock.advance(seconds)
     expect_activity(services, [TRAINING])
+    return launch(tracker)
 
-    result = launch(tracker)
+
+def test_past_the_timeout_the_group_is_reported_busy(services, clock, monkeypatch):
+    result = busy_twice(services, clock, monkeypatch, 600, 600)
 
     assert result["phase"] == "STOPPED" and result["error"] == "DatasetGroupBusy"
     cause = json.loads(result["cause"])
@@ -99,12 +103,7 @@ def test_past_the_timeout_the_group_is_reported_busy(services, clock, monkeypatc
 
 
 def test_the_wait_never_overshoots_the_timeout(services, clock, monkeypatch):
-    monkeypatch.setenv("QUIET_PERIOD_TIMEOUT_SECONDS", "100")
-    expect_activity(services, [TRAINING])
-    tracker = launch()
-    clock.advance(90)
-    expect_activity(services, [TRAINING])
-    assert launch(tracker)["waitSeconds"] == 10
+    assert busy_twice(services, clock, monkeypatch, 100, 90)["waitSeconds"] == 10
 
 
 def test_after_an_overlap_the_second_job_has_a_derived_name(services, clock):

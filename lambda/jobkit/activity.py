@@ -89,12 +89,12 @@ def busy(personalize: Any, group: str) -> list[dict[str, str]]:
     for job in _import_jobs(personalize, group):
         if job.get("status") in CREATING:
             found.append({"type": DATASET_IMPORT_JOB, "arn": job["datasetImportJobArn"], "status": job["status"]})
-    for kind, method, key, arn_key in (
-            (BATCH_INFERENCE_JOB, "list_batch_inference_jobs", "batchInferenceJobs", "batchInferenceJobArn"),
-            (BATCH_SEGMENT_JOB, "list_batch_segment_jobs", "batchSegmentJobs", "batchSegmentJobArn")):
-        if not solutions:
-            break
-        for job in pages(personalize, method, key):
+    batches = ((BATCH_INFERENCE_JOB, "batchInferenceJobArn",
+                pages(personalize, "list_batch_inference_jobs", "batchInferenceJobs")),
+               (BATCH_SEGMENT_JOB, "batchSegmentJobArn", pages(personalize, "list_batch_segment_jobs",
+                                                               "batchSegmentJobs")))
+    for kind, arn_key, listed in batches if solutions else ():  # lazy: listed only for a group with solutions
+        for job in listed:
             version = str(job.get("solutionVersionArn", ""))
             if job.get("status") in BATCH_RUNNING and version.rsplit("/", 1)[0] in solutions:
                 found.append({"type": kind, "arn": job[arn_key], "status": job["status"]})

@@ -12,7 +12,8 @@ and returns the next tracker:
 2. Retraining (the group in ``RETRAIN_SOLUTION_ARNS``): ``CreateSolutionVersion``
    with ``trainingMode`` ``FULL`` for each listed solution, named after the
    request (a retry or redrive finds it by listing and adopts it), then
-   ``FOLLOW_THROUGH`` with the adaptive wait until each is ACTIVE (growing with the request's age, from
+   ``FOLLOW_THROUGH`` with the adaptive wait until each is ACTIVE (a solution busy with another version,
+   ``ResourceInUseException``, is tried again at each check) (growing with the request's age, from
    the first deletion job's creation, so a training after a day-long deletion costs few checks).
 3. Campaigns (``UPDATE_CAMPAIGNS``): ``UpdateCampaign`` of each campaign of those
    solutions to the new version (unless it already is), then wait until each
@@ -43,6 +44,8 @@ OPERATIONS = ("CreateSolutionVersion", "DescribeSolutionVersion", "ListSolutionV
 MIN_BOTOCORE = "1.34.97"
 TRAINING, CAMPAIGNS = "TRAINING", "CAMPAIGN_UPDATE"
 ACTIVE = "ACTIVE"
+#: A retraining not created yet: the solution was creating another version (automatic training, a user's).
+NOT_STARTED = "NOT_STARTED"
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -79,19 +82,30 @@ def _deletion_completed(personalize: Any, request: dict[str, Any], job: dict[str
         return tracker.succeeded(done, "COMPLETED", _output(done, {"status": "NOT_CONFIGURED"}))
     finished = parse_iso(result["lastUpdatedDateTime"])
     name = names.retrain_version_name(request["jobName"])
-    versions = [{"solutionArn": arn, "solutionVersionArn": _train(personalize, arn, name, finished),
-                 "status": "CREATE PENDING"} for arn in solutions]
-    state = {"stage": TRAINING, "startedAt": iso(clock.now()), "versions": versions, "campaigns": []}
+    versions = [_start(personalize, {"solutionArn": arn}, name, finished) for arn in solutions]
+    state = {"stage": TRAINING, "startedAt": iso(clock.now()), "versionName": name,
+             "deletionFinishedAt": iso(finished), "versions": versions, "campaigns": []}
     return tracker.waiting(PHASE_FOLLOW_THROUGH, {**done, "followThrough": state}, TRAINING, settings.min_wait)
 
 
-def _train(personalize: Any, solution: str, name: str, since: datetime) -> str:
+def _start(personalize: Any, version: dict[str, Any], name: str, since: datetime) -> dict[str, Any]:
+    """``version`` (``{"solutionArn"}``) with the ARN of its training, ``CREATE PENDING``; or still
+    ``NOT_STARTED`` while the solution trains another version (``ResourceInUseException``, e.g. automatic
+    training): the next check tries again, within the follow-through's timeout."""
+    arn = _train(personalize, version["solutionArn"], name, since)
+    return {**version, "solutionVersionArn": arn, "status": "CREATE PENDING" if arn else NOT_STARTED}
+
+
+def _train(personalize: Any, solution: str, name: str, since: datetime) -> str | None:
     """ARN of the solution version ``name`` of ``solution``: created now (trainingMode FULL), or the one a
-    previous attempt of this step created (found among the versions created since the deletion finished)."""
+    previous attempt of this step created (found among the versions created since the deletion finished);
+    None while the solution is busy creating another version."""
     try:
         return personalize.create_solution_version(solutionArn=solution, name=name,
                                                    trainingMode="FULL")["solutionVersionArn"]
     except ClientError as error:
+        if error_code(error) == "ResourceInUseException":
+            return None
         if error_code(error) != "ResourceAlreadyExistsException":
             raise service_error(error, "CreateSolutionVersion") from None
     for summary in activity.pages(personalize, "list_solution_versions", "solutionVersions", solutionArn=solution):
@@ -123,6 +137,8 @@ def _describe_campaign(personalize: Any, arn: str) -> dict[str, Any]:
 def _training(personalize: Any, job: dict[str, Any], state: dict[str, Any], age: float,
               settings: tracker.PollSettings) -> dict[str, Any]:
     def read(version: dict[str, Any]) -> dict[str, Any]:
+        if version["solutionVersionArn"] is None:
+            return _start(personalize, version, state["versionName"], parse_iso(state["deletionFinishedAt"]))
         described = _describe_version(personalize, version["solutionVersionArn"])
         version = {**version, "status": str(described.get("status", "")),
                    "trainedAt": iso(described.get("lastUpdatedDateTime"))}
@@ -201,7 +217,7 @@ def _recheck(items: list[dict[str, Any]], read: Any) -> list[dict[str, Any]] | d
 
 def _wait_or_time_out(job: dict[str, Any], state: dict[str, Any], age: float, settings: tracker.PollSettings,
                       pending: dict[str, Any]) -> dict[str, Any]:
-    arn = pending.get("campaignArn") or pending["solutionVersionArn"]
+    arn = pending.get("campaignArn") or pending.get("solutionVersionArn") or pending["solutionArn"]
     if settings.timed_out(age):
         return _failed(job, state, arn, pending["status"],
                        f"still {pending['status']} {int(age)} s after the follow-through started "
@@ -219,7 +235,8 @@ def _request_age(job: dict[str, Any]) -> float:
 # ---- the outcome ----------------------------------------------------------------------------------
 
 def _arns(state: dict[str, Any]) -> dict[str, Any]:
-    return {"solutionVersionArns": [v["solutionVersionArn"] for v in state.get("versions", [])],
+    return {"solutionVersionArns": [v["solutionVersionArn"] for v in state.get("versions", [])
+                                    if v["solutionVersionArn"]],
             "campaignArns": [c["campaignArn"] for c in state.get("campaigns", [])],
             "modelsRetrainedAt": state.get("modelsRetrainedAt")}
 

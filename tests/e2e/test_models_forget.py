@@ -196,3 +196,19 @@ def test_unconfigured_group_records_no_follow_through(forget):
     assert ex.output["quietPeriod"]["checks"] == 1 and ex.output["quietPeriod"]["waitedSeconds"] == 0
     assert ex.output["quietPeriod"]["startedAt"] == ex.output["quietPeriod"]["endedAt"] == "2026-11-23T00:00:00Z"
 
+
+
+def test_an_automatic_training_after_the_deletion_delays_the_retraining(forget):
+    p = forget.personalize
+    auto = p.add_solution_version(SOLUTION, age=-(2 * HOUR + 1), plan=JobPlan(duration=HOUR), name="auto")
+    auto_ended = p.ended(p.solution_versions[auto].created, p.solution_versions[auto].plan)
+
+    ex = _run(forget)
+
+    assert ex.status == "SUCCEEDED", ex.cause
+    assert ex.output["overlap"] == [] and len(ex.output["dataDeletionJobArns"]) == 1
+    creates = p.calls_of("CreateSolutionVersion")
+    assert creates[0].error == "ResourceInUseException" and creates[-1].error is None
+    assert creates[-1].at >= auto_ended
+    [ours] = [v.arn for v in p.solution_versions.values() if v.name == "req-1-retrain"]
+    assert ex.output["solutionVersionArns"] == [ours]

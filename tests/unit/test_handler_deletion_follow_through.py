@@ -234,3 +234,20 @@ def test_training_checks_keep_the_pace_of_a_day_long_request(services, clock):
     services.expect("personalize", "describe_solution_version", described("CREATE IN_PROGRESS"),
                     {"solutionVersionArn": VERSION})
     assert run(short)["waitSeconds"] == 60
+
+
+def test_a_solution_busy_with_another_version_is_tried_again_at_the_next_check(services, clock):
+    expect_overlap_check(services)
+    services.expect_error("personalize", "create_solution_version", "ResourceInUseException",
+                          "The solution has a version being created", CREATE)
+    waiting = run(SUCCEEDED)
+    [version] = waiting["job"]["followThrough"]["versions"]
+    assert version == {"solutionArn": SOLUTION, "solutionVersionArn": None, "status": "NOT_STARTED"}
+    assert waiting["phase"] == "FOLLOW_THROUGH"
+
+    clock.advance(waiting["waitSeconds"])
+    services.expect("personalize", "create_solution_version", {"solutionVersionArn": VERSION}, CREATE)
+    started = run(waiting)
+
+    assert started["job"]["followThrough"]["versions"][0]["solutionVersionArn"] == VERSION
+    assert started["phase"] == "FOLLOW_THROUGH"

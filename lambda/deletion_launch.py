@@ -52,7 +52,7 @@ def start_job(personalize: Any, request: dict[str, Any], name: str) -> dict[str,
 def _adopt(personalize: Any, request: dict[str, Any], name: str) -> str:
     """ARN of the existing job named ``name``, if it is ours (same dataset group and data)."""
     group = request["datasetGroupArn"]
-    arn = _find(personalize, name, group)
+    arn = find_job(personalize, name, group)
     if arn is None:
         raise JobNameInUse(
             f"A data deletion job named {name} already exists, but not in dataset group {group}; "
@@ -70,7 +70,7 @@ def _adopt(personalize: Any, request: dict[str, Any], name: str) -> str:
     return arn
 
 
-def _find(personalize: Any, name: str, group: str) -> str | None:
+def find_job(personalize: Any, name: str, group: str) -> str | None:
     """Follow ``nextToken`` through ListDataDeletionJobs (boto3 has no paginator for it)."""
     kwargs: dict[str, Any] = {"datasetGroupArn": group, "maxResults": 100}
     while True:

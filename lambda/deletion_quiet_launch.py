@@ -46,6 +46,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     completed = previous.get("completedJobs", [])
     carried = {k: previous[k] for k in ("completedJobs", "overlap") if k in previous}
 
+    name = names.overlap_job_name(request["jobName"]) if completed else request["jobName"]
+    if busy and waited >= timeout and deletion_launch.find_job(personalize, name, request["datasetGroupArn"]):
+        busy = []  # a previous attempt created the job before its response was lost: adopt it, never report it
     if busy:
         if waited >= timeout:
             return tracker.stopped(previous, "BUSY", ERROR_DATASET_GROUP_BUSY, {
@@ -64,6 +67,5 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
     record["waitedSeconds"] += waited
     record["endedAt"] = iso(now)
-    name = names.overlap_job_name(request["jobName"]) if completed else request["jobName"]
     job = {**deletion_launch.start_job(personalize, request, name), **carried, "quietPeriod": record}
     return tracker.running(job, "PENDING", settings.min_wait)

@@ -81,18 +81,25 @@ def test_a_busy_group_waits_adaptively_then_launches(services, clock):
     assert record["waitedSeconds"] == 60 + sum(waits)
 
 
-def busy_twice(services, clock, monkeypatch, timeout, seconds):
-    """Two checks of a group that is training, ``seconds`` apart, with a quiet period of ``timeout``."""
+def busy_twice(services, clock, monkeypatch, timeout, seconds, then=lambda: None):
+    """Two checks of a group that is training, ``seconds`` apart, with a quiet period of ``timeout``
+    (``then`` queues what the second check calls after the listings)."""
     monkeypatch.setenv("QUIET_PERIOD_TIMEOUT_SECONDS", str(timeout))
     expect_activity(services, [TRAINING])
     tracker = launch()
     clock.advance(seconds)
     expect_activity(services, [TRAINING])
+    then()
     return launch(tracker)
 
 
+def expect_no_job_yet(services, jobs=()):
+    services.expect("personalize", "list_data_deletion_jobs", {"dataDeletionJobs": list(jobs)},
+                    {"datasetGroupArn": GROUP, "maxResults": 100})
+
+
 def test_past_the_timeout_the_group_is_reported_busy(services, clock, monkeypatch):
-    result = busy_twice(services, clock, monkeypatch, 600, 600)
+    result = busy_twice(services, clock, monkeypatch, 600, 600, lambda: expect_no_job_yet(services))
 
     assert result["phase"] == "STOPPED" and result["error"] == "DatasetGroupBusy"
     cause = json.loads(result["cause"])
@@ -126,3 +133,22 @@ def test_derived_names_fit_personalize(name, assert_valid_request):
     for derived in (names.overlap_job_name(name), names.retrain_version_name(name)):
         assert len(derived) <= 63 and derived != name
         assert derived == names.derived_name(name, derived.rsplit("-", 1)[-1])
+
+
+def test_a_job_created_by_an_attempt_whose_response_was_lost_is_adopted_not_reported_busy(services, clock,
+                                                                                          monkeypatch):
+    arn = f"{A}:data-deletion-job/{NAME}"
+
+    def existing():
+        expect_no_job_yet(services, [{"dataDeletionJobArn": arn, "jobName": NAME, "datasetGroupArn": GROUP}])
+        services.expect_error("personalize", "create_data_deletion_job", "ResourceAlreadyExistsException", "exists",
+                              {"jobName": NAME, "datasetGroupArn": GROUP, "dataSource": {"dataLocation": LOCATION},
+                               "roleArn": ROLE})
+        expect_no_job_yet(services, [{"dataDeletionJobArn": arn, "jobName": NAME, "datasetGroupArn": GROUP}])
+        services.expect("personalize", "describe_data_deletion_job", {"dataDeletionJob": {
+            "dataDeletionJobArn": arn, "dataSource": {"dataLocation": LOCATION}}}, {"dataDeletionJobArn": arn})
+
+    result = busy_twice(services, clock, monkeypatch, 600, 600, existing)
+
+    assert result["phase"] == "RUNNING" and result["job"]["adopted"] is True
+    assert result["job"]["dataDeletionJobArn"] == arn

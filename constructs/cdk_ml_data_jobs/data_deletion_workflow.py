@@ -402,7 +402,8 @@ def _retrain_problems(retrain: Optional[Mapping[str, Sequence[str]]], allowed: O
         if not match:
             found.append(f"retrain_solution_arns key {group!r} must be {_ARNS.DATASET_GROUP_FORM}")
             continue
-        if patterns is not None and not any(fnmatch.fnmatchcase(group, p) for p in patterns if not Token.is_unresolved(p)):
+        known = [p for p in patterns or [] if not Token.is_unresolved(p)]
+        if patterns is not None and not any(fnmatch.fnmatchcase(group, p) for p in known):
             found.append(f"retrain_solution_arns key {group} is not allowed by dataset_group_arns")
         if patterns is None:
             for key, value in (("region", stack.region), ("account", stack.account)):

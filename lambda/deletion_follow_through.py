@@ -19,7 +19,9 @@ and returns the next tracker:
    solutions to the new version (unless it already is), then wait until each
    ``latestCampaignUpdate`` is ACTIVE.
 
-A training or an update that fails stops the execution with
+A training or an update that fails, or a call Personalize refuses (a transient
+error is tried again at the next check, within ``job_timeout``; before the
+trainings exist the state machine retries it), stops the execution with
 ``ModelRetrainingFailed``: the deletion stays COMPLETED, the cause carries the
 completed job ARNs and the reason. No user data is read or returned.
 """
@@ -34,15 +36,15 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from jobkit import activity, clients, clock, names, tracker
-from jobkit.contract import (ERROR_MODEL_RETRAINING_FAILED, PHASE_FOLLOW_THROUGH, PHASE_WAIT_TO_LAUNCH, TRUE,
-                             Env)
-from jobkit.errors import JobNameInUse, error_code, service_error
+from jobkit.contract import (DELETION_TRANSIENT_ERRORS, ERROR_MODEL_RETRAINING_FAILED, PHASE_FOLLOW_THROUGH,
+                             PHASE_WAIT_TO_LAUNCH, TRUE, Env)
+from jobkit.errors import JobNameInUse, ServiceError, error_code, service_error
 from jobkit.jsonsafe import iso, parse_iso
 
 OPERATIONS = ("CreateSolutionVersion", "DescribeSolutionVersion", "ListSolutionVersions", "ListCampaigns",
               "DescribeCampaign", "UpdateCampaign", *activity.OVERLAP_OPERATIONS)
 MIN_BOTOCORE = "1.34.97"
-TRAINING, CAMPAIGNS = "TRAINING", "CAMPAIGN_UPDATE"
+START, TRAINING, CAMPAIGNS = "START", "TRAINING", "CAMPAIGN_UPDATE"
 ACTIVE = "ACTIVE"
 #: A retraining not created yet: the solution was creating another version (automatic training, a user's).
 NOT_STARTED = "NOT_STARTED"
@@ -55,12 +57,26 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     clients.require_operations(personalize, OPERATIONS, MIN_BOTOCORE)
     job = dict(current["job"])
     if current["phase"] != PHASE_FOLLOW_THROUGH:
-        return _deletion_completed(personalize, request, job, current["result"], settings)
+        try:
+            return _deletion_completed(personalize, request, job, current["result"], settings)
+        except (ServiceError, JobNameInUse) as error:
+            if type(error).__name__ in DELETION_TRANSIENT_ERRORS:
+                raise  # retried by the state machine; what was created is adopted on the retry
+            done = {"completedJobs": [*job.get("completedJobs", []), current["result"]],
+                    "quietPeriod": job.get("quietPeriod")}
+            return _failed(done, {"stage": START}, None, type(error).__name__, str(error))
     state = dict(job["followThrough"])
     age = (clock.now() - parse_iso(state["startedAt"])).total_seconds()
-    if state["stage"] == TRAINING:
-        return _training(personalize, job, state, age, settings)
-    return _campaigns(personalize, job, state, age, settings)
+    try:
+        if state["stage"] == TRAINING:
+            return _training(personalize, job, state, age, settings)
+        return _campaigns(personalize, job, state, age, settings)
+    except ServiceError as error:
+        # The deletion COMPLETED: whatever Personalize refuses now ends with the record, never a bare message.
+        if error.code in DELETION_TRANSIENT_ERRORS and not settings.timed_out(age):
+            return tracker.waiting(PHASE_FOLLOW_THROUGH, job, state["stage"],
+                                   settings.wait_for(age, _request_age(job)))
+        return _failed(job, state, None, error.code, str(error))
 
 
 # ---- after a deletion job COMPLETED ---------------------------------------------------------------
@@ -254,7 +270,8 @@ def _output(job: dict[str, Any], follow_through: dict[str, Any], state: dict[str
             "followThrough": follow_through, **_arns(state or {})}
 
 
-def _failed(job: dict[str, Any], state: dict[str, Any], arn: str, status: str, reason: str) -> dict[str, Any]:
+def _failed(job: dict[str, Any], state: dict[str, Any], arn: str | None, status: str, reason: str
+            ) -> dict[str, Any]:
     completed = job["completedJobs"]
     return tracker.stopped(job, status, ERROR_MODEL_RETRAINING_FAILED, {
         "datasetGroupArn": completed[0].get("datasetGroupArn"),

@@ -14,7 +14,8 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from ._assets import load_lambda_module
-from ._contract import DATA_DELETION, DEFAULT_AUDIT_PREFIX, DEFAULT_DELETION_PREFIX, FALSE, TRUE, Env
+from ._contract import (DATA_DELETION, DEFAULT_AUDIT_PREFIX, DEFAULT_DELETION_PREFIX, DELETION_TRANSIENT_ERRORS, FALSE,
+                        TRUE, Env)
 from ._iam import attach_policy
 from ._workflow import JobWorkflow, Polling, common_problems, json_list, not_empty
 from .deletion_upload_trigger import DeletionUploadTrigger
@@ -25,10 +26,8 @@ from .job_function import JobFunction
 from .job_state_machine import TransientRetry
 from .personalize_data_access_role import PersonalizeDataAccessRole
 
-#: Errors retried with back-off: Personalize's rate limits and 5-pending-jobs quota, a busy dataset
-#: group, throttling, and Personalize or S3 server errors that outlasted the SDK's own retries.
-TRANSIENT_ERRORS = ("LimitExceededException", "ResourceInUseException", "ThrottlingException",
-                    "InternalFailure", "ServiceUnavailable", "SlowDown", "InternalError")
+#: Errors retried with back-off (written once in the contract: the follow-through function uses them too).
+TRANSIENT_ERRORS = DELETION_TRANSIENT_ERRORS
 
 _ARNS = load_lambda_module("jobkit/arns.py")
 

@@ -51,6 +51,12 @@ PHASE_WAIT_TO_LAUNCH = "WAIT_TO_LAUNCH"
 #: Wait ``waitSeconds``, then run the follow-through function (retraining, campaign updates).
 PHASE_FOLLOW_THROUGH = "FOLLOW_THROUGH"
 
+#: Errors of the deletion workflow's steps retried with back-off: Personalize's rate limits and 5-pending-jobs
+#: quota, a busy dataset group, throttling, and Personalize or S3 server errors that outlasted the SDK's own
+#: retries. The state machine retries them on every task; the follow-through tries them again at its next check.
+DELETION_TRANSIENT_ERRORS = ("LimitExceededException", "ResourceInUseException", "ThrottlingException",
+                             "InternalFailure", "ServiceUnavailable", "SlowDown", "InternalError")
+
 #: Named errors of the deletion workflow's opt-in steps (the quiet period and the follow-through).
 ERROR_DATASET_GROUP_BUSY = "DatasetGroupBusy"
 ERROR_MODEL_RETRAINING_FAILED = "ModelRetrainingFailed"

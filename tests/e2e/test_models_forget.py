@@ -212,3 +212,22 @@ def test_an_automatic_training_after_the_deletion_delays_the_retraining(forget):
     assert creates[-1].at >= auto_ended
     [ours] = [v.arn for v in p.solution_versions.values() if v.name == "req-1-retrain"]
     assert ex.output["solutionVersionArns"] == [ours]
+
+
+def test_throttled_training_checks_are_tried_again_and_a_vanished_solution_ends_with_the_record(forget):
+    p = forget.personalize
+    p.fail_next("DescribeSolutionVersion", "ThrottlingException", "Rate exceeded", times=3)
+
+    ex = _run(forget)
+
+    assert ex.status == "SUCCEEDED", ex.cause
+    assert [c.error for c in p.calls_of("DescribeSolutionVersion")][:3] == ["ThrottlingException"] * 3
+
+    p.fail_next("CreateSolutionVersion", "ResourceNotFoundException", f"Could not find resource {SOLUTION}.")
+    failed = _run(forget, name="req-2")
+
+    assert failed.status == "FAILED" and failed.error == "ModelRetrainingFailed"
+    cause = failed.cause_json()
+    assert cause["deletionStatus"] == "COMPLETED" and len(cause["dataDeletionJobArns"]) == 1
+    assert cause["followThrough"]["reason"].startswith("CreateSolutionVersion: Could not find resource")
+    _private(forget, failed)

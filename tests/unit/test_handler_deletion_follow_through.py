@@ -198,8 +198,9 @@ def test_an_older_version_of_the_same_name_is_not_adopted(services, clock):
                           CREATE)
     services.expect("personalize", "list_solution_versions", {"solutionVersions": [
         {"solutionVersionArn": VERSION, "creationDateTime": T0 - timedelta(days=9)}]}, {"solutionArn": SOLUTION})
-    with pytest.raises(JobNameInUse):
-        run(SUCCEEDED)
+    cause = json.loads(run(SUCCEEDED)["cause"])
+    assert cause["followThrough"]["resourceStatus"] == JobNameInUse.__name__
+    assert "not adopted" in cause["followThrough"]["reason"]
 
 
 def test_a_group_without_retraining_succeeds_with_the_record(services, clock, monkeypatch):
@@ -251,3 +252,43 @@ def test_a_solution_busy_with_another_version_is_tried_again_at_the_next_check(s
 
     assert started["job"]["followThrough"]["versions"][0]["solutionVersionArn"] == VERSION
     assert started["phase"] == "FOLLOW_THROUGH"
+
+
+def _training_tracker():
+    state = {"stage": "TRAINING", "startedAt": "2026-11-23T07:00:00Z", "campaigns": [],
+             "versions": [{"solutionArn": SOLUTION, "solutionVersionArn": VERSION, "status": "CREATE PENDING"}]}
+    return {"phase": "FOLLOW_THROUGH", "job": {"completedJobs": [RESULT], "followThrough": state}}
+
+
+def test_a_transient_error_while_following_is_tried_again_at_the_next_check(services, clock):
+    services.expect_error("personalize", "describe_solution_version", "ThrottlingException", "Rate exceeded",
+                          {"solutionVersionArn": VERSION})
+    result = run(_training_tracker())
+    assert result["phase"] == "FOLLOW_THROUGH" and result["job"] == _training_tracker()["job"]
+
+
+@pytest.mark.parametrize("code", ["ResourceNotFoundException", "InvalidInputException"])
+def test_a_refused_call_while_following_ends_with_the_record(services, clock, code):
+    services.expect_error("personalize", "describe_solution_version", code, "Could not find it",
+                          {"solutionVersionArn": VERSION})
+    result = run(_training_tracker())
+    assert result["error"] == "ModelRetrainingFailed"
+    cause = json.loads(result["cause"])
+    assert cause["dataDeletionJobArns"] == [JOB_ARN] and cause["deletionStatus"] == "COMPLETED"
+    assert cause["followThrough"]["resourceStatus"] == code
+    assert cause["followThrough"]["reason"] == "DescribeSolutionVersion: Could not find it"
+
+
+def test_a_refused_training_ends_with_the_record_a_transient_one_is_retried(services, clock):
+    expect_overlap_check(services)
+    services.expect_error("personalize", "create_solution_version", "ResourceNotFoundException", "no solution",
+                          CREATE)
+    cause = json.loads(run(SUCCEEDED)["cause"])
+    assert cause["followThrough"]["stage"] == "START" and cause["dataDeletionJobArns"] == [JOB_ARN]
+    assert cause["followThrough"]["reason"] == "CreateSolutionVersion: no solution"
+
+    expect_overlap_check(services)
+    services.expect_error("personalize", "create_solution_version", "LimitExceededException", "too many", CREATE)
+    with pytest.raises(Exception) as raised:
+        run(SUCCEEDED)
+    assert type(raised.value).__name__ == "LimitExceededException"

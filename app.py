@@ -17,6 +17,10 @@ credentials point at). Configured through CDK context keys (``-c key=value`` or
 - ``requestQueueDatasetGroupArns``: comma-separated dataset group ARNs; when set, a ``DeletionRequestQueue`` carries
   out every request file under ``<deletionPrefix>requests/`` in each of them (default: no queue)
 - ``requestBatchIntervalHours``: hours between the queue's batch runs (default 24)
+- ``quietPeriod``: ``true`` to wait for a quiet dataset group before each deletion and start one more job after an
+  overlapping training or import (default ``false``)
+- ``retrainSolutionArns``: comma-separated ``datasetGroupArn=solutionArn|solutionArn`` pairs; after a deletion in
+  that group, retrain those solutions and update their campaigns (default: none)
 """
 
 from __future__ import annotations
@@ -61,10 +65,14 @@ class MlDataJobsStack(cdk.Stack):
         self.notifications = NotificationTopic(self, "Notifications",
                                                email_subscriptions=_list(self, "notificationEmail"))
         triggers = dict(pair.split("=", 1) for pair in _list(self, "uploadTriggers") or [])
+        retrain = {group: solutions.split("|") for group, solutions in
+                   (pair.split("=", 1) for pair in _list(self, "retrainSolutionArns") or [])}
+        quiet = str(self.node.try_get_context("quietPeriod") or "false").lower() == "true"
         self.deletion = DataDeletionWorkflow(
             self, "DataDeletion", bucket=data.bucket, deletion_prefix=prefix,
             dataset_group_arns=_list(self, "datasetGroupArns"),
             topic=self.notifications.topic, upload_triggers=triggers or None,
+            quiet_period_enabled=quiet, retrain_solution_arns=retrain or None,
         )
         self.export = AudienceExportWorkflow(
             self, "AudienceExport",

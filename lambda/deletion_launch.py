@@ -22,11 +22,16 @@ MIN_BOTOCORE = sdk.DELETION_MIN_BOTOCORE
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    request = event["request"]
     personalize = clients.client("personalize")
     clients.require_operations(personalize, OPERATIONS, MIN_BOTOCORE)
+    job = start_job(personalize, event["request"], event["request"]["jobName"])
+    return tracker.running(job, "PENDING", tracker.PollSettings.from_env().min_wait)
+
+
+def start_job(personalize: Any, request: dict[str, Any], name: str) -> dict[str, Any]:
+    """Create the data deletion job ``name`` for ``request`` (or adopt it); the tracker's ``job``."""
     params: dict[str, Any] = {
-        "jobName": request["jobName"],
+        "jobName": name,
         "datasetGroupArn": request["datasetGroupArn"],
         "dataSource": {"dataLocation": request["dataLocation"]},
         "roleArn": os.environ[Env.DATA_ACCESS_ROLE_ARN],
@@ -39,16 +44,15 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except ClientError as error:
         if error_code(error) != "ResourceAlreadyExistsException":
             raise service_error(error, "CreateDataDeletionJob") from None
-        arn = _adopt(personalize, request)
+        arn = _adopt(personalize, request, name)
         adopted = True
-    job = {"dataDeletionJobArn": arn, "jobName": request["jobName"], "adopted": adopted}
-    return tracker.running(job, "PENDING", tracker.PollSettings.from_env().min_wait)
+    return {"dataDeletionJobArn": arn, "jobName": name, "adopted": adopted}
 
 
-def _adopt(personalize: Any, request: dict[str, Any]) -> str:
-    """ARN of the existing job named like ours, if it is ours (same dataset group and data)."""
-    name, group = request["jobName"], request["datasetGroupArn"]
-    arn = _find(personalize, name, group)
+def _adopt(personalize: Any, request: dict[str, Any], name: str) -> str:
+    """ARN of the existing job named ``name``, if it is ours (same dataset group and data)."""
+    group = request["datasetGroupArn"]
+    arn = find_job(personalize, name, group)
     if arn is None:
         raise JobNameInUse(
             f"A data deletion job named {name} already exists, but not in dataset group {group}; "
@@ -66,7 +70,7 @@ def _adopt(personalize: Any, request: dict[str, Any]) -> str:
     return arn
 
 
-def _find(personalize: Any, name: str, group: str) -> str | None:
+def find_job(personalize: Any, name: str, group: str) -> str | None:
     """Follow ``nextToken`` through ListDataDeletionJobs (boto3 has no paginator for it)."""
     kwargs: dict[str, Any] = {"datasetGroupArn": group, "maxResults": 100}
     while True:

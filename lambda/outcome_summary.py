@@ -69,11 +69,17 @@ def summarize(workflow: str, execution: dict[str, Any], request: dict[str, Any] 
             "dataLocation": location,
             "inputObject": _input_object(location, input_data.get("versionId")),
             "inputData": {k: v for k, v in input_data.items() if k != "versionId"} or None,
-            "dataDeletionJobArn": job.get("dataDeletionJobArn"),
+            "dataDeletionJobArn": job.get("dataDeletionJobArn") or (_texts(job.get("dataDeletionJobArns")) or [None])[0],
             "jobName": job.get("jobName") or request.get("jobName"),
-            "jobStatus": job.get("status"),
+            "jobStatus": job.get("status") if "deletionStatus" not in job else _text(job.get("deletionStatus")),
             "numDeleted": job.get("numDeleted"),
             "failureReason": job.get("failureReason"),
+            # the opt-in quiet period and follow-through (README: "What the record proves")
+            **{key: _texts(job.get(key)) for key in _ARN_LISTS},
+            **{key: _object(job.get(key)) or None for key in _RECORDS},
+            "busyWith": _entries(job.get("busyWith")),
+            "overlap": _entries(job.get("overlap")) or None,
+            "modelsRetrainedAt": _text(job.get("modelsRetrainedAt")),
         })
     else:
         summary.update({
@@ -87,6 +93,25 @@ def summarize(workflow: str, execution: dict[str, Any], request: dict[str, Any] 
             "sizeCheck": job.get("sizeCheck") or request.get("sizeCheck"),
         })
     return {k: v for k, v in summary.items() if v is not None}
+
+
+#: Lists of ARNs and objects the deletion workflow's opt-in steps add to its output or cause.
+_ARN_LISTS = ("dataDeletionJobArns", "solutionVersionArns", "campaignArns")
+_RECORDS = ("quietPeriod", "followThrough")
+
+
+def _texts(value: Any) -> list[str] | None:
+    """``value`` when it is a list of strings of sensible lengths, else None."""
+    if isinstance(value, list) and all(_text(item) is not None for item in value):
+        return list(value)
+    return None
+
+
+def _entries(value: Any) -> list[dict[str, Any]] | None:
+    """``value`` when it is a list of objects (``busyWith``, ``overlap`` entries: types, ARNs, statuses)."""
+    if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+        return value
+    return None
 
 
 def _size(value: Any) -> dict[str, Any] | None:
@@ -119,7 +144,8 @@ def message(summary: dict[str, Any]) -> str:
     lines = [subject(summary), ""]
     if summary["workflow"] == DELETION:
         fields = ("dataDeletionJobArn", "jobName", "datasetGroupArn", "dataLocation", "jobStatus", "numDeleted",
-                  "failureReason")
+                  "failureReason", "dataDeletionJobArns", "busyWith", "followThrough", "solutionVersionArns",
+                  "campaignArns", "modelsRetrainedAt")
     else:
         fields = ("name", "audienceGenerationJobArn", "jobStatus", "outputLocation", "statusCode", "statusMessage")
     for field in (*fields, "error", "cause", "startDate", "stopDate", "executionArn"):

@@ -107,6 +107,8 @@ class JobWorkflow(Construct):
         create_alarms: bool,
         audit_bucket: Optional[s3.IBucket] = None,
         audit_prefix: str = DEFAULT_AUDIT_PREFIX,
+        launch_may_wait: bool = False,
+        follow_through_function: Optional[lambda_.IFunction] = None,
     ) -> None:
         """The state machine over the three functions, then the topic (given or created), the outcome reporter and
         the alarms the props ask for."""
@@ -114,7 +116,8 @@ class JobWorkflow(Construct):
             self, "Workflow", comment=comment, validate_function=self.validate_function,
             launch_function=self.launch_function, poll_function=self.poll_function,
             transient_retry=transient_retry, timeout=timeout,
-            function_options=function_options,
+            function_options=function_options, launch_may_wait=launch_may_wait,
+            follow_through_function=follow_through_function,
         )
         self.state_machine: sfn.StateMachine = machine.state_machine
         self.log_group: logs.LogGroup = machine.log_group

@@ -48,6 +48,8 @@ class TransientRetry:
 _VALIDATE_PAYLOAD = ({"input.$": "$$.Execution.Input", "executionName.$": "$$.Execution.Name"}, "$.request")
 _LAUNCH_PAYLOAD = ({"request.$": "$.request"}, "$.tracker")
 _POLL_PAYLOAD = ({"request.$": "$.request", "tracker.$": "$.tracker"}, "$.tracker")
+#: The launch function run again (``LaunchAgain``) and the follow-through function get the tracker too.
+_TRACKER_PAYLOAD = _POLL_PAYLOAD
 
 
 class JobStateMachine(Construct):
@@ -77,6 +79,21 @@ class JobStateMachine(Construct):
     request; the launch function receives ``{"request"}`` and the poll function
     ``{"request", "tracker"}``, and both return the tracker.
 
+    Two opt-in extensions, absent from the definition unless asked for (so the
+    default definition does not change):
+
+    - ``launch_may_wait``: the launch function may answer ``WAIT_TO_LAUNCH``
+      (for example, a resource is busy). ``Launch`` then goes to ``Decide``,
+      which routes ``WAIT_TO_LAUNCH`` to ``WaitToLaunch`` (``$.tracker.waitSeconds``)
+      and ``LaunchAgain`` (the launch function with ``{"request", "tracker"}``),
+      back to ``Decide``.
+    - ``follow_through_function``: when the job succeeded, ``FollowThrough``
+      runs it with ``{"request", "tracker"}`` instead of succeeding at once;
+      ``DecideFollowThrough`` routes ``FOLLOW_THROUGH`` to ``WaitForFollowThrough``
+      and back, ``WAIT_TO_LAUNCH`` to ``WaitToLaunch`` (another job, when
+      ``launch_may_wait``), ``SUCCEEDED`` to ``Succeeded`` and anything else to
+      ``JobDidNotSucceed``.
+
     Attributes: ``state_machine``, ``log_group``.
     """
 
@@ -92,6 +109,8 @@ class JobStateMachine(Construct):
         timeout: Duration,
         comment: str,
         function_options: Optional[FunctionOptions] = None,
+        launch_may_wait: bool = False,
+        follow_through_function: Optional[lambda_.IFunction] = None,
     ) -> None:
         """
         :param validate_function: checks the input; starts nothing.
@@ -102,6 +121,11 @@ class JobStateMachine(Construct):
         :param comment: the state machine's comment.
         :param function_options: its log settings apply to the state machine's
             log group. Default ``FunctionOptions()``.
+        :param launch_may_wait: the launch function may return ``WAIT_TO_LAUNCH``
+            (adds ``WaitToLaunch`` and ``LaunchAgain``). Default False.
+        :param follow_through_function: run after the job succeeded, until it
+            returns ``SUCCEEDED`` or stops (adds ``FollowThrough``,
+            ``WaitForFollowThrough``, ``DecideFollowThrough``). Default: none.
         """
         super().__init__(scope, id)
         options = function_options or FunctionOptions()
@@ -180,13 +204,44 @@ class JobStateMachine(Construct):
             self, "JobDidNotSucceed", comment="The job failed, timed out, vanished or reported an unknown status.",
             error_path="$.tracker.error", cause_path="$.tracker.cause",
         )
-        decide = (
-            sfn.Choice(self, contract.STATE_DECIDE)
-            .when(sfn.Condition.string_equals("$.tracker.phase", contract.PHASE_RUNNING), wait)
-            .when(sfn.Condition.string_equals("$.tracker.phase", contract.PHASE_SUCCEEDED), succeeded)
-            .otherwise(not_succeeded)
-        )
-        definition = read_input.next(validate_task).next(launch_task).next(wait).next(poll_task).next(decide)
+        def phase(name: str) -> sfn.Condition:
+            return sfn.Condition.string_equals("$.tracker.phase", name)
+
+        def adaptive_wait(name: str, comment: str) -> sfn.Wait:
+            return sfn.Wait(self, name, comment=comment, time=sfn.WaitTime.seconds_path("$.tracker.waitSeconds"))
+
+        decide = sfn.Choice(self, contract.STATE_DECIDE).when(phase(contract.PHASE_RUNNING), wait)
+        wait_to_launch: Optional[sfn.Wait] = None
+        if launch_may_wait:
+            wait_to_launch = adaptive_wait(contract.STATE_WAIT_TO_LAUNCH,
+                                           "Adaptive wait before launching again (e.g. a busy resource).")
+            launch_again = task(contract.STATE_LAUNCH_AGAIN, launch_function, _TRACKER_PAYLOAD,
+                                "Launch again after the wait, with what the previous attempt recorded.")
+            wait_to_launch.next(launch_again)
+            launch_again.next(decide)
+            decide.when(phase(contract.PHASE_WAIT_TO_LAUNCH), wait_to_launch)
+        if follow_through_function is not None:
+            follow = task(contract.STATE_FOLLOW_THROUGH, follow_through_function, _TRACKER_PAYLOAD,
+                          "After the job succeeded: what follows it (checks, further jobs), until done.")
+            wait_follow = adaptive_wait(contract.STATE_WAIT_FOR_FOLLOW_THROUGH,
+                                        "Adaptive wait: grows with the age of what is being followed through.")
+            decide_follow = sfn.Choice(self, contract.STATE_DECIDE_FOLLOW_THROUGH).when(
+                phase(contract.PHASE_FOLLOW_THROUGH), wait_follow)
+            if wait_to_launch is not None:
+                decide_follow.when(phase(contract.PHASE_WAIT_TO_LAUNCH), wait_to_launch)
+            decide_follow.when(phase(contract.PHASE_SUCCEEDED), succeeded).otherwise(not_succeeded)
+            wait_follow.next(follow)
+            follow.next(decide_follow)
+            decide.when(phase(contract.PHASE_SUCCEEDED), follow)
+        else:
+            decide.when(phase(contract.PHASE_SUCCEEDED), succeeded)
+        decide.otherwise(not_succeeded)
+        definition = read_input.next(validate_task).next(launch_task)
+        if launch_may_wait:
+            launch_task.next(decide)
+            wait.next(poll_task).next(decide)
+        else:
+            launch_task.next(wait).next(poll_task).next(decide)
 
         self.state_machine = sfn.StateMachine(
             self,
@@ -198,7 +253,8 @@ class JobStateMachine(Construct):
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
         )
-        functions = [validate_function, launch_function, poll_function]
+        functions = [validate_function, launch_function, poll_function,
+                     *([follow_through_function] if follow_through_function is not None else [])]
         self.state_machine.add_to_role_policy(
             iam.PolicyStatement(
                 sid="InvokeJobFunctions",

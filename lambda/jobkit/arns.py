@@ -17,6 +17,11 @@ DATASET_GROUP_ARN = re.compile(
 DATASET_GROUP_FORM = "arn:aws:personalize:REGION:ACCOUNT:dataset-group/NAME"
 DATASET_GROUP = f"a dataset group ARN: {DATASET_GROUP_FORM}"
 
+SOLUTION_ARN = re.compile(
+    r"arn:aws[a-z-]*:personalize:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):solution/[A-Za-z0-9][A-Za-z0-9_-]{0,62}"
+)
+SOLUTION_FORM = "arn:aws:personalize:REGION:ACCOUNT:solution/NAME"
+
 GENERATION_JOB_ARN = re.compile(
     r"arn:aws[-a-z]*:cleanrooms-ml:(?P<region>[-a-z0-9]+):(?P<account>[0-9]{12}):audience-generation-job/[-a-zA-Z0-9_/.]+"
 )

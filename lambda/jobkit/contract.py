@@ -34,11 +34,32 @@ STATE_LAUNCH = "Launch"
 STATE_WAIT = "WaitForJob"
 STATE_CHECK = "CheckJob"
 STATE_DECIDE = "Decide"
+#: States present only when a workflow's launch may wait (a quiet period) or it follows its job through
+#: (the deletion workflow's ``quiet_period_enabled`` / ``retrain_solution_arns``).
+STATE_WAIT_TO_LAUNCH = "WaitToLaunch"
+STATE_LAUNCH_AGAIN = "LaunchAgain"
+STATE_WAIT_FOR_FOLLOW_THROUGH = "WaitForFollowThrough"
+STATE_FOLLOW_THROUGH = "FollowThrough"
+STATE_DECIDE_FOLLOW_THROUGH = "DecideFollowThrough"
 
 #: The tracker's ``phase``: the launch and poll functions set it, the Decide state branches on it.
 PHASE_RUNNING = "RUNNING"
 PHASE_SUCCEEDED = "SUCCEEDED"
 PHASE_STOPPED = "STOPPED"
+#: Wait ``waitSeconds``, then run the launch function again (a busy dataset group; an overlap's second job).
+PHASE_WAIT_TO_LAUNCH = "WAIT_TO_LAUNCH"
+#: Wait ``waitSeconds``, then run the follow-through function (retraining, campaign updates).
+PHASE_FOLLOW_THROUGH = "FOLLOW_THROUGH"
+
+#: Errors of the deletion workflow's steps retried with back-off: Personalize's rate limits and 5-pending-jobs
+#: quota, a busy dataset group, throttling, and Personalize or S3 server errors that outlasted the SDK's own
+#: retries. The state machine retries them on every task; the follow-through tries them again at its next check.
+DELETION_TRANSIENT_ERRORS = ("LimitExceededException", "ResourceInUseException", "ThrottlingException",
+                             "InternalFailure", "ServiceUnavailable", "SlowDown", "InternalError")
+
+#: Named errors of the deletion workflow's opt-in steps (the quiet period and the follow-through).
+ERROR_DATASET_GROUP_BUSY = "DatasetGroupBusy"
+ERROR_MODEL_RETRAINING_FAILED = "ModelRetrainingFailed"
 
 # --------------------------------------------------------------------------- S3 layout
 
@@ -120,6 +141,11 @@ class Env:
     ALLOWED_DATASET_GROUP_ARNS = "ALLOWED_DATASET_GROUP_ARNS"
     TAGS_ALLOWED = "TAGS_ALLOWED"
     DATA_ACCESS_ROLE_ARN = "DATA_ACCESS_ROLE_ARN"
+    # data deletion, opt-in: the quiet period (launch) and the follow-through (follow-through function)
+    QUIET_PERIOD_TIMEOUT_SECONDS = "QUIET_PERIOD_TIMEOUT_SECONDS"
+    CHECK_OVERLAP = "CHECK_OVERLAP"
+    RETRAIN_SOLUTION_ARNS = "RETRAIN_SOLUTION_ARNS"
+    UPDATE_CAMPAIGNS = "UPDATE_CAMPAIGNS"
     # audience export
     ALLOWED_GENERATION_JOB_ARNS = "ALLOWED_GENERATION_JOB_ARNS"
     NOT_LISTED_GRACE_SECONDS = "NOT_LISTED_GRACE_SECONDS"
@@ -143,5 +169,5 @@ class Env:
     METRIC_DIMENSION = "METRIC_DIMENSION"
 
 
-#: ``TAGS_ALLOWED`` values.
+#: ``TAGS_ALLOWED``, ``CHECK_OVERLAP`` and ``UPDATE_CAMPAIGNS`` values.
 TRUE, FALSE = "true", "false"

@@ -48,3 +48,24 @@ def upload_execution_name(bucket: str, key: str, version: str) -> str:
     stem = key.rsplit("/", 1)[-1].removesuffix(".csv")
     stem = _PERSONALIZE_BAD_RUNS.sub("-", stem).strip("-_")[:36] or "file"
     return f"up-{stem}-{_digest(f'{bucket}/{key}#{version}', 16)}"
+
+
+def derived_name(name: str, suffix: str, max_length: int = 63) -> str:
+    """``<name>-<suffix>``, a Personalize name of at most ``max_length`` characters: ``name`` shortened and
+    suffixed with a hash of itself when it would be too long, so two long names still derive different names.
+    The same ``name`` always derives the same name (a retried or redriven step finds what it created)."""
+    full = f"{name}-{suffix}"
+    if len(full) <= max_length:
+        return full
+    tail = f"-{_digest(name)}-{suffix}"
+    return name[: max_length - len(tail)].rstrip("-_") + tail
+
+
+def overlap_job_name(job_name: str) -> str:
+    """Name of the one additional deletion job started when training or an import overlapped the first."""
+    return derived_name(job_name, "again")
+
+
+def retrain_version_name(job_name: str) -> str:
+    """Name of the solution version trained after the deletion (unique per solution: names are per solution)."""
+    return derived_name(job_name, "retrain")

@@ -8,6 +8,11 @@ The state machine's wait-poll-decide loop is generic; it reads only these keys:
     execution fails with ``error`` and ``cause``).
 ``job``
     The service-specific reference to the job, passed back to the next poll.
+
+Two more phases exist only in definitions that have the matching states:
+``WAIT_TO_LAUNCH`` (wait ``waitSeconds``, then run the launch function again
+with the tracker) and ``FOLLOW_THROUGH`` (wait ``waitSeconds``, then run the
+follow-through function with the tracker).
 """
 
 from __future__ import annotations
@@ -39,10 +44,16 @@ class PollSettings:
             job_timeout=int(os.environ[Env.JOB_TIMEOUT_SECONDS]),
         )
 
-    def wait_for(self, age_seconds: float) -> int:
-        """Seconds to wait before checking a job of this age again."""
+    def wait_for(self, age_seconds: float, schedule_age: float | None = None) -> int:
+        """Seconds to wait before checking a job of this age again.
+
+        ``schedule_age`` (default ``age_seconds``) is the age the wait grows with, when it is not the
+        job's own: a step that continues a longer process (training after a day-long deletion) keeps that
+        process's pace instead of starting again at ``min_wait``. The deadline stays ``job_timeout`` after
+        ``age_seconds`` began.
+        """
         return next_wait_seconds(
-            age_seconds,
+            age_seconds if schedule_age is None else schedule_age,
             min_wait=self.min_wait,
             max_wait=self.max_wait,
             growth=self.growth,
@@ -55,6 +66,11 @@ class PollSettings:
 
 def running(job: dict[str, Any], status: str, wait_seconds: int) -> dict[str, Any]:
     return {"phase": PHASE_RUNNING, "status": status, "waitSeconds": wait_seconds, "job": job}
+
+
+def waiting(phase: str, job: dict[str, Any], status: str, wait_seconds: int) -> dict[str, Any]:
+    """Wait ``wait_seconds``, then run the step ``phase`` names (``WAIT_TO_LAUNCH``, ``FOLLOW_THROUGH``)."""
+    return {"phase": phase, "status": status, "waitSeconds": wait_seconds, "job": job}
 
 
 def succeeded(job: dict[str, Any], status: str, result: dict[str, Any]) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """``make bench``: measure polling cost, start-up, asset size, synthesis and test time.
 
-Usage: ``python -m tests.bench.run [--smoke] [--skip-suite] [--out .bench/report.md]``
+Usage: ``python -m tests.bench.run [--smoke] [--skip-suite] [--forget-only] [--out .bench/report.md]``
 
 1. Polling, side by side, in the same local ASL interpreter the tests use, on a
    virtual clock: this library's deletion and export state machines (as
@@ -83,7 +83,7 @@ def _human(seconds: float) -> str:
 
 
 # ---- 1. polling -----------------------------------------------------------------------
-def _template() -> dict[str, Any]:
+def _template(**extra: str) -> dict[str, Any]:
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     sys.dont_write_bytecode = True
     sys.path.insert(0, str(ROOT))
@@ -94,7 +94,7 @@ def _template() -> dict[str, Any]:
     from tests.harness.assembly import LOCAL_CONTEXT
 
     context = json.loads((ROOT / "cdk.json").read_text())["context"]
-    app = cdk.App(context={**context, **LOCAL_CONTEXT})
+    app = cdk.App(context={**context, **LOCAL_CONTEXT, **extra})
     return Template.from_stack(sample_app.build(app)).to_json()
 
 
@@ -148,6 +148,47 @@ def _run_one(template: dict[str, Any], kind: str, pattern: str, duration: int) -
                    ex.events, lag)
 
 
+FORGET_KIND = "deletion + retraining"
+FORGET_DELETION, FORGET_TRAINING = 24 * 3600, 6 * 3600
+
+
+def _run_forget() -> Row:
+    """A day-long deletion with the quiet period on, then a 6-hour training (``retrain_solution_arns``).
+
+    Status calls: every call that reads a status (the quiet-period checks of the launch function, the deletion
+    job's checks, the follow-through's training checks). Lag: from the training's end to the check that saw it.
+    """
+    from cdk_ml_data_jobs._assets import lambda_code_dir
+    from tests.bench import reference
+    from tests.harness.fakes import JobPlan
+    from tests.harness.local import LocalWorkflows
+
+    solution = "arn:aws:personalize:us-east-1:123456789012:solution/bench"
+    template = _template(quietPeriod="true", retrainSolutionArns=f"{reference.GROUP}={solution}")
+    with LocalWorkflows(template, str(lambda_code_dir())) as lw:
+        p = lw.personalize
+        p.add_solution(reference.GROUP, "bench")
+        p.add_solution_version(solution, age=86400, name="live")
+        p.add_dataset(reference.GROUP)
+        p.default_plan = JobPlan(duration=float(FORGET_DELETION))
+        p.training_plan = JobPlan(duration=float(FORGET_TRAINING))
+        location = lw.put_csv("deletions/bench/users.csv", ["bench-user-1", "bench-user-2"])
+        ex = lw.run("DataDeletion", {"datasetGroupArn": reference.GROUP, "dataLocation": location}, name="bench",
+                    timeout=900)
+        checks = [inv for inv in lw.invocations if inv.function.startswith(
+            ("DataDeletionPoll", "DataDeletionFollowThrough", "DataDeletionLaunch"))]
+        follow = [inv for inv in lw.invocations if inv.function.startswith("DataDeletionFollowThrough")]
+        ours = [v for v in p.solution_versions.values() if v.name == "bench-retrain"]
+        lag = None
+        if ex.status == "SUCCEEDED" and follow and ours:
+            lag = lw.clock.start.timestamp() + follow[-1].at - p.ended(ours[0].created, ours[0].plan).timestamp()
+        entered = sum(1 for e in ex.history if e["type"].endswith("StateEntered"))
+        retried = ex.count("LambdaFunctionScheduled") - ex.count("TaskStateEntered")
+        outcome = ex.status if ex.status != "FAILED" else f"FAILED ({ex.error})"
+        return Row(FORGET_KIND, "library", FORGET_DELETION + FORGET_TRAINING, outcome, len(checks),
+                   len(lw.invocations), entered + max(0, retried), ex.events, lag)
+
+
 def polling(smoke: bool) -> list[Row]:
     template = _template()
     rows = []
@@ -159,7 +200,15 @@ def polling(smoke: bool) -> list[Row]:
                 rows.append(row)
                 print(f"  {kind:8s} {pattern:17s} {_human(duration):>7s}: {row.outcome}, {row.polls} polls, "
                       f"{row.events} events ({time.monotonic() - started:.1f} s real)", flush=True)
-    return rows
+    return rows + [forget_row()]
+
+
+def forget_row() -> Row:
+    started = time.monotonic()
+    row = _run_forget()
+    print(f"  {FORGET_KIND} library {_human(row.duration)}: {row.outcome}, {row.polls} status calls, "
+          f"{row.events} events ({time.monotonic() - started:.1f} s real)", flush=True)
+    return row
 
 
 # ---- 2. start-up and asset size ---------------------------------------------------------
@@ -278,6 +327,17 @@ def targets(rows: list[Row], starts: list[dict[str, Any]], asset: dict[str, int]
                       lib24.lag is not None and lib24.lag <= bound, _lag(lib24)))
         found.append(("24 h job: ≤ 100 status polls and ≤ 1,500 history events",
                       lib24.polls <= 100 and lib24.events <= 1500, f"{lib24.polls} polls, {lib24.events} events"))
+    forget = find(FORGET_KIND, "library", FORGET_DELETION + FORGET_TRAINING)
+    if forget:
+        fixed = forget.duration // 30
+        found.append(("24 h deletion + 6 h training: ≥25× fewer status calls than a fixed 30 s loop over the same "
+                      "30 h", fixed / forget.polls >= 25, f"{forget.polls} vs {fixed} ({fixed / forget.polls:.0f}×)"))
+        found.append(("24 h deletion + 6 h training: ≤ 1,500 history events", forget.events <= 1500,
+                      f"{forget.events} events"))
+        found.append(("24 h deletion + 6 h training: ≤ 100 status calls (the 24 h job's bound)",
+                      forget.polls <= 100, f"{forget.polls} status calls"))
+        found.append(("24 h deletion + 6 h training: training end noticed ≤ 30 min late",
+                      forget.lag is not None and forget.lag <= 1800, _lag(forget)))
     lib72 = find("deletion", "library", 72 * 3600)
     if lib72:
         found.append(("72 h job: SUCCEEDED far below the 25,000-event limit",
@@ -348,8 +408,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="small subset, for CI")
     parser.add_argument("--skip-suite", action="store_true", help="do not time `make test`")
+    parser.add_argument("--forget-only", action="store_true",
+                        help="only the row of a day-long deletion followed by a 6-hour training")
     parser.add_argument("--out", default=str(ROOT / ".bench" / "report.md"))
     args = parser.parse_args(argv)
+    if args.forget_only:
+        row = forget_row()
+        print(report([row], [], asset_size(), None, None, True))
+        return 0
     print("1. polling", flush=True)
     rows = polling(args.smoke)
     print("2. start-up and code size", flush=True)

@@ -62,8 +62,274 @@ def _status(plan: JobPlan, age: float, running: tuple[str, str], done: tuple[str
     return done[0] if plan.outcome == "success" else done[1]
 
 
-class FakePersonalize(FakeService):
-    """Personalize's data deletion API (the rest of Personalize is not faked)."""
+@dataclass
+class Solution:
+    arn: str
+    group: str
+    name: str
+
+
+@dataclass
+class SolutionVersion:
+    arn: str
+    solution: str
+    name: str
+    created: datetime
+    plan: JobPlan
+    training_mode: str = "FULL"
+
+
+@dataclass
+class Dataset:
+    arn: str
+    group: str
+    name: str
+    dataset_type: str = "Interactions"
+
+
+@dataclass
+class ImportJob:
+    arn: str
+    dataset: str
+    name: str
+    created: datetime
+    plan: JobPlan
+
+
+@dataclass
+class BatchJob:
+    arn: str
+    kind: str  # "inference" | "segment"
+    version: str
+    name: str
+    created: datetime
+    plan: JobPlan
+
+
+@dataclass
+class CampaignUpdate:
+    version: str
+    created: datetime
+    plan: JobPlan
+
+
+@dataclass
+class Campaign:
+    arn: str
+    solution: str
+    name: str
+    version: str
+    created: datetime
+    updates: list[CampaignUpdate] = field(default_factory=list)
+
+
+#: Personalize's "creating" vocabulary (solution versions, import jobs, campaign updates) and the batch jobs'.
+CREATING = (("CREATE PENDING", "CREATE IN_PROGRESS"), ("ACTIVE", "CREATE FAILED"))
+BATCH = (("PENDING", "IN PROGRESS"), ("ACTIVE", "CREATE FAILED"))
+
+
+class _PersonalizeModels:
+    """Solutions, solution versions (training), datasets, dataset import jobs, batch inference and segment jobs
+    and campaigns (updates) of Personalize, on the virtual clock: what the quiet period, the overlap check and
+    the follow-through read and do. Mixed into :class:`FakePersonalize`."""
+
+    clock: Any
+    region: str
+    account: str
+
+    def _init_models(self) -> None:
+        self.solutions: dict[str, Solution] = {}
+        self.solution_versions: dict[str, SolutionVersion] = {}
+        self.datasets: dict[str, Dataset] = {}
+        self.import_jobs: dict[str, ImportJob] = {}
+        self.batch_jobs: dict[str, BatchJob] = {}
+        self.campaigns: dict[str, Campaign] = {}
+        self.training_plan = JobPlan(duration=6 * 3600.0)  # what CreateSolutionVersion trains
+        self.training_plans: dict[str, JobPlan] = {}  # per solution ARN
+        self.campaign_update_plan = JobPlan(duration=600.0)
+
+    def _arn(self, kind: str, name: str) -> str:
+        return f"arn:aws:personalize:{self.region}:{self.account}:{kind}/{name}"
+
+    def _ago(self, age: float) -> datetime:
+        return self.clock.now() - timedelta(seconds=age)
+
+    # ---- scripting -------------------------------------------------------------------
+    def add_solution(self, group: str, name: str = "recs") -> str:
+        arn = self._arn("solution", name)
+        self.solutions[arn] = Solution(arn, group, name)
+        return arn
+
+    def add_solution_version(self, solution: str, *, age: float = 0.0, plan: JobPlan | None = None,
+                             name: str | None = None) -> str:
+        arn = f"{solution}/{len(self.solution_versions) + 1:08x}"
+        self.solution_versions[arn] = SolutionVersion(arn, solution, name or f"v{len(self.solution_versions) + 1}",
+                                                      self._ago(age), plan or JobPlan(duration=0.0))
+        return arn
+
+    def add_dataset(self, group: str, name: str = "interactions") -> str:
+        arn = self._arn("dataset", f"{group.rsplit('/', 1)[-1]}/{name.upper()}")
+        self.datasets[arn] = Dataset(arn, group, name)
+        return arn
+
+    def add_import_job(self, dataset: str, name: str = "import", *, age: float = 0.0,
+                       plan: JobPlan | None = None) -> str:
+        arn = self._arn("dataset-import-job", name)
+        self.import_jobs[arn] = ImportJob(arn, dataset, name, self._ago(age), plan or JobPlan(duration=0.0))
+        return arn
+
+    def add_batch_job(self, kind: str, version: str, name: str = "batch", *, age: float = 0.0,
+                      plan: JobPlan | None = None) -> str:
+        arn = self._arn(f"batch-{kind}-job", name)
+        self.batch_jobs[arn] = BatchJob(arn, kind, version, name, self._ago(age), plan or JobPlan(duration=0.0))
+        return arn
+
+    def add_campaign(self, solution: str, version: str, name: str = "live") -> str:
+        arn = self._arn("campaign", name)
+        self.campaigns[arn] = Campaign(arn, solution, name, version, self._ago(86400))
+        return arn
+
+    def version_status(self, version: SolutionVersion) -> str:
+        return _status(version.plan, (self.clock.now() - version.created).total_seconds(), *CREATING)
+
+    def update_status(self, update: CampaignUpdate) -> str:
+        return _status(update.plan, (self.clock.now() - update.created).total_seconds(), *CREATING)
+
+    def ended(self, created: datetime, plan: JobPlan) -> datetime:
+        return created + timedelta(seconds=plan.duration)
+
+    @staticmethod
+    def _page(items: list[Any], p: dict[str, Any], key: str, page_size: int) -> dict[str, Any]:
+        size = min(p.get("maxResults", 100), page_size)
+        start = int(p.get("nextToken", "0"))
+        out: dict[str, Any] = {key: items[start:start + size]}
+        if start + size < len(items):
+            out["nextToken"] = str(start + size)
+        return out
+
+    def _times(self, created: datetime, plan: JobPlan) -> dict[str, Any]:
+        age = (self.clock.now() - created).total_seconds()
+        return {"creationDateTime": created,
+                "lastUpdatedDateTime": created + timedelta(seconds=max(0.0, min(age, plan.duration)))}
+
+    def _exists(self, created: datetime) -> bool:
+        """A job scripted with a negative ``age`` is created that much later (during an execution)."""
+        return created <= self.clock.now()
+
+    def _missing(self, arn: str) -> ServiceFault:
+        return ServiceFault("ResourceNotFoundException", f"Could not find resource {arn}.")
+
+    # ---- operations -----------------------------------------------------------------
+    def op_ListSolutions(self, p: dict[str, Any]) -> dict[str, Any]:
+        items = [{"name": s.name, "solutionArn": s.arn, "status": "ACTIVE"} for s in self.solutions.values()
+                 if p.get("datasetGroupArn") in (None, s.group)]
+        return self._page(items, p, "solutions", self.page_size)
+
+    def op_ListSolutionVersions(self, p: dict[str, Any]) -> dict[str, Any]:
+        if p.get("solutionArn") and p["solutionArn"] not in self.solutions:
+            raise self._missing(p["solutionArn"])
+        versions = sorted((v for v in self.solution_versions.values() if p.get("solutionArn") in (None, v.solution)
+                           and self._exists(v.created)),
+                          key=lambda v: v.created, reverse=True)
+        items = [{"solutionVersionArn": v.arn, "status": self.version_status(v), "trainingMode": v.training_mode,
+                  **self._times(v.created, v.plan)} for v in versions]
+        return self._page(items, p, "solutionVersions", self.page_size)
+
+    def op_CreateSolutionVersion(self, p: dict[str, Any]) -> dict[str, Any]:
+        solution = self.solutions.get(p["solutionArn"])
+        if solution is None:
+            raise self._missing(p["solutionArn"])
+        mine = [v for v in self.solution_versions.values() if v.solution == solution.arn and self._exists(v.created)]
+        if p.get("name") and any(v.name == p["name"] for v in mine):
+            raise ServiceFault("ResourceAlreadyExistsException", f"A solution version named {p['name']} exists.")
+        if any(self.version_status(v) in CREATING[0] for v in mine):
+            raise ServiceFault("ResourceInUseException", "The solution has a version being created.")
+        arn = f"{solution.arn}/{len(self.solution_versions) + 1:08x}"
+        self.solution_versions[arn] = SolutionVersion(
+            arn, solution.arn, p.get("name") or arn.rsplit("/", 1)[-1], self.clock.now(),
+            self.training_plans.get(solution.arn, self.training_plan), p.get("trainingMode", "FULL"))
+        return {"solutionVersionArn": arn}
+
+    def op_DescribeSolutionVersion(self, p: dict[str, Any]) -> dict[str, Any]:
+        version = self.solution_versions.get(p["solutionVersionArn"])
+        if version is None:
+            raise self._missing(p["solutionVersionArn"])
+        status = self.version_status(version)
+        described = {"name": version.name, "solutionVersionArn": version.arn, "solutionArn": version.solution,
+                     "datasetGroupArn": self.solutions[version.solution].group, "trainingMode": version.training_mode,
+                     "status": status, **self._times(version.created, version.plan)}
+        if status == "CREATE FAILED":
+            described["failureReason"] = version.plan.failure_reason
+        return {"solutionVersion": described}
+
+    def op_ListDatasets(self, p: dict[str, Any]) -> dict[str, Any]:
+        items = [{"name": d.name, "datasetArn": d.arn, "datasetType": d.dataset_type, "status": "ACTIVE"}
+                 for d in self.datasets.values() if p.get("datasetGroupArn") in (None, d.group)]
+        return self._page(items, p, "datasets", self.page_size)
+
+    def op_ListDatasetImportJobs(self, p: dict[str, Any]) -> dict[str, Any]:
+        jobs = sorted((j for j in self.import_jobs.values() if p.get("datasetArn") in (None, j.dataset)
+                       and self._exists(j.created)),
+                      key=lambda j: j.created, reverse=True)
+        items = [{"datasetImportJobArn": j.arn, "jobName": j.name, "importMode": "INCREMENTAL",
+                  "status": _status(j.plan, (self.clock.now() - j.created).total_seconds(), *CREATING),
+                  **self._times(j.created, j.plan)} for j in jobs]
+        return self._page(items, p, "datasetImportJobs", self.page_size)
+
+    def _batch(self, kind: str, p: dict[str, Any], key: str, arn_key: str) -> dict[str, Any]:
+        jobs = sorted((j for j in self.batch_jobs.values() if j.kind == kind and self._exists(j.created)
+                       and p.get("solutionVersionArn") in (None, j.version)), key=lambda j: j.created, reverse=True)
+        items = [{arn_key: j.arn, "jobName": j.name, "solutionVersionArn": j.version,
+                  "status": _status(j.plan, (self.clock.now() - j.created).total_seconds(), *BATCH),
+                  **self._times(j.created, j.plan)} for j in jobs]
+        return self._page(items, p, key, self.page_size)
+
+    def op_ListBatchInferenceJobs(self, p: dict[str, Any]) -> dict[str, Any]:
+        return self._batch("inference", p, "batchInferenceJobs", "batchInferenceJobArn")
+
+    def op_ListBatchSegmentJobs(self, p: dict[str, Any]) -> dict[str, Any]:
+        return self._batch("segment", p, "batchSegmentJobs", "batchSegmentJobArn")
+
+    def op_ListCampaigns(self, p: dict[str, Any]) -> dict[str, Any]:
+        items = [{"name": c.name, "campaignArn": c.arn, "status": "ACTIVE", "creationDateTime": c.created,
+                  "lastUpdatedDateTime": c.created} for c in self.campaigns.values()
+                 if p.get("solutionArn") in (None, c.solution)]
+        return self._page(items, p, "campaigns", self.page_size)
+
+    def op_DescribeCampaign(self, p: dict[str, Any]) -> dict[str, Any]:
+        campaign = self.campaigns.get(p["campaignArn"])
+        if campaign is None:
+            raise self._missing(p["campaignArn"])
+        described: dict[str, Any] = {"name": campaign.name, "campaignArn": campaign.arn, "status": "ACTIVE",
+                                     "solutionVersionArn": campaign.version, "creationDateTime": campaign.created,
+                                     "lastUpdatedDateTime": campaign.created}
+        if campaign.updates:
+            update = campaign.updates[-1]
+            status = self.update_status(update)
+            described["latestCampaignUpdate"] = {"solutionVersionArn": update.version, "status": status,
+                                                 **self._times(update.created, update.plan)}
+            if status == "CREATE FAILED":
+                described["latestCampaignUpdate"]["failureReason"] = update.plan.failure_reason
+            if status == "ACTIVE":
+                described["solutionVersionArn"] = update.version
+        return {"campaign": described}
+
+    def op_UpdateCampaign(self, p: dict[str, Any]) -> dict[str, Any]:
+        campaign = self.campaigns.get(p["campaignArn"])
+        if campaign is None:
+            raise self._missing(p["campaignArn"])
+        if campaign.updates and self.update_status(campaign.updates[-1]) in CREATING[0]:
+            raise ServiceFault("ResourceInUseException", "The campaign is being updated.")
+        version = self.solution_versions.get(p.get("solutionVersionArn", ""))
+        if version is None or self.version_status(version) != "ACTIVE":
+            raise ServiceFault("InvalidInputException", "The solution version is not ACTIVE.")
+        campaign.updates.append(CampaignUpdate(version.arn, self.clock.now(), self.campaign_update_plan))
+        return {"campaignArn": campaign.arn}
+
+
+class FakePersonalize(_PersonalizeModels, FakeService):
+    """Personalize's data deletion API, and the solutions, datasets, jobs and campaigns around it
+    (:class:`_PersonalizeModels`)."""
 
     service = "personalize"
 
@@ -77,6 +343,7 @@ class FakePersonalize(FakeService):
         self.missing_dataset_groups: set[str] = set()
         self.pending_limit = 5  # PENDING data deletion jobs per dataset group (Personalize's quota)
         self.one_at_a_time = True  # a dataset group runs its jobs one after another
+        self._init_models()
 
     def _validation_code(self) -> str:
         return "InvalidInputException"

@@ -21,9 +21,11 @@ import pytest
 
 from .helpers import (
     CONFIGURED_MODEL_ARN,
+    DATASET_GROUP_ARN,
     GENERATION_JOB_ARN,
     NOTIFICATION_EMAIL,
     QUEUE_DATASET_GROUP_ARNS,
+    SOLUTION_ARNS,
     TRIGGER_DATASET_GROUP_ARN,
     TRIGGER_PREFIX,
     Synth,
@@ -161,3 +163,14 @@ def queue_minimal(synth_stack) -> Synth:
         return {"deletion": deletion, "queue": queue, "portal": portal}
 
     return synth_stack("QueueMinimal", build)
+
+
+@pytest.fixture(scope="session")
+def models_forget(synth_stack) -> Synth:
+    """A library user's stack: DataDeletionWorkflow narrowed to one dataset group, with every opt-in feature on
+    (quiet period and overlap check, retraining of two solutions, campaign updates)."""
+    from cdk_ml_data_jobs import DataDeletionWorkflow
+
+    return synth_stack("ModelsForget", lambda stack: {"deletion": DataDeletionWorkflow(
+        stack, "Deletion", dataset_group_arns=[DATASET_GROUP_ARN], quiet_period_enabled=True,
+        retrain_solution_arns={DATASET_GROUP_ARN: SOLUTION_ARNS})})

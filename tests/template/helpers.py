@@ -18,6 +18,8 @@ from constructs import IConstruct
 GENERATION_JOB_ARN = "arn:aws:cleanrooms-ml:us-east-1:111122223333:audience-generation-job/1a2b3c4d-aaaa-bbbb-cccc-1234567890ab"
 CONFIGURED_MODEL_ARN = "arn:aws:cleanrooms-ml:us-east-1:444455556666:configured-audience-model/9f8e7d6c-aaaa-bbbb-cccc-1234567890ab"
 DATASET_GROUP_ARN = "arn:aws:personalize:us-east-1:111122223333:dataset-group/shop-recommendations"
+SOLUTION_ARNS = ["arn:aws:personalize:us-east-1:111122223333:solution/shop-recs",
+                 "arn:aws:personalize:us-east-1:111122223333:solution/shop-similar"]
 #: The sample app's ``uploadTriggers`` and ``notificationEmail`` context in the ``sample_with_triggers`` gate stack.
 TRIGGER_PREFIX = "deletions/incoming/shop/"
 TRIGGER_DATASET_GROUP_ARN = "arn:aws:personalize:us-east-1:123456789012:dataset-group/shop"

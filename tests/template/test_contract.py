@@ -119,6 +119,39 @@ def test_every_function_gets_exactly_the_variables_its_handler_reads(full):
         assert required <= given <= required | optional, lid
 
 
+def test_the_opt_in_functions_get_exactly_the_variables_their_handlers_read(models_forget):
+    functions = _functions(models_forget.json)
+    handlers = {p["Handler"].removesuffix(".handler") for p in functions.values()}
+    assert {"deletion_quiet_launch", "deletion_follow_through"} <= handlers
+    for lid, function in functions.items():
+        given = set(function.get("Environment", {}).get("Variables", {}))
+        required, optional = variables_read(function["Handler"].removesuffix(".handler"))
+        assert required <= given <= required | optional, lid
+    assert {contract.Env.QUIET_PERIOD_TIMEOUT_SECONDS, contract.Env.DATA_ACCESS_ROLE_ARN} <= variables_read(
+        "deletion_quiet_launch")[0]
+
+
+def test_the_opt_in_choices_branch_on_the_phases_the_handlers_write(models_forget, monkeypatch):
+    import importlib
+    import sys
+
+    monkeypatch.syspath_prepend(str(LAMBDA_DIR))
+    for name in [m for m in sys.modules if m == "jobkit" or m.startswith("jobkit.")]:
+        monkeypatch.delitem(sys.modules, name)
+    tracker = importlib.import_module("jobkit.tracker")
+    assert {tracker.waiting(p, {}, "s", 1)["phase"] for p in (contract.PHASE_WAIT_TO_LAUNCH,
+                                                               contract.PHASE_FOLLOW_THROUGH)} == {
+        "WAIT_TO_LAUNCH", "FOLLOW_THROUGH"}
+    [machine] = _machines(models_forget.json)
+    for choice, phases in ((contract.STATE_DECIDE, {contract.PHASE_RUNNING, contract.PHASE_WAIT_TO_LAUNCH,
+                                                    contract.PHASE_SUCCEEDED}),
+                           (contract.STATE_DECIDE_FOLLOW_THROUGH, {contract.PHASE_FOLLOW_THROUGH,
+                                                                   contract.PHASE_WAIT_TO_LAUNCH,
+                                                                   contract.PHASE_SUCCEEDED})):
+        compared = {c["StringEquals"] for c in machine["States"][choice]["Choices"]}
+        assert compared == phases, choice
+
+
 def test_the_variable_scan_sees_reads_in_imported_modules():
     # jobkit/tracker.py reads the polling bounds for the launch and poll functions
     required, _ = variables_read("deletion_poll")

@@ -16,6 +16,7 @@ Every gate runs on:
   DeletionRequestQueue: ledger table, five functions, batch state machine, schedule, alarms);
 - ``queue_minimal``: a narrowed deletion workflow without topic or reporter and a queue without schedule,
   props at the edges of their ranges, a role allowed to submit requests.
+- ``models_forget``: DataDeletionWorkflow with the quiet period, retraining and campaign updates on.
 
 Each gate also has a test proving it can fail, so a silent gate does not pass for a clean one.
 """
@@ -38,7 +39,8 @@ from .helpers import Synth, acknowledgments, resources
 ROOT = Path(__file__).resolve().parents[2]
 CHECKOV = os.environ.get("CHECKOV", str(ROOT / ".venv-checkov" / "bin" / "checkov"))
 GATE_STACKS = ["sample", "deletion_only", "export_narrowed", "imported_bucket_deletion", "sample_destroy_on_removal",
-               "sample_with_triggers", "own_topics", "sample_with_queue", "queue_minimal"]
+               "sample_with_triggers", "own_topics", "sample_with_queue", "queue_minimal",
+               "models_forget"]
 MIN_REASON = 40
 
 

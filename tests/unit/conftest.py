@@ -80,6 +80,11 @@ HANDLER_ENV = {
     "DATA_ACCESS_ROLE_ARN": ROLE_ARN,
     "ALLOWED_GENERATION_JOB_ARNS": f'["arn:aws:cleanrooms-ml:{REGION}:{ACCOUNT}:audience-generation-job/*"]',
     "NOT_LISTED_GRACE_SECONDS": "300",
+    "QUIET_PERIOD_TIMEOUT_SECONDS": "21600",
+    "CHECK_OVERLAP": "true",
+    "RETRAIN_SOLUTION_ARNS": (f'{{"arn:aws:personalize:{REGION}:{ACCOUNT}:dataset-group/retail":'
+                              f'["arn:aws:personalize:{REGION}:{ACCOUNT}:solution/recs"]}}'),
+    "UPDATE_CAMPAIGNS": "true",
 }
 
 

@@ -24,10 +24,17 @@ GROUP = "arn:aws:personalize:us-east-1:123456789012:dataset-group/shop"
 GEN = "arn:aws:cleanrooms-ml:us-east-1:123456789012:audience-generation-job/gen-1234"
 MODEL = "arn:aws:cleanrooms-ml:us-east-1:444455556666:configured-audience-model/model-1"
 ROLE = "arn:aws:iam::123456789012:role/PersonalizeDataAccess"
+SOLUTION = "arn:aws:personalize:us-east-1:123456789012:solution/recs"
+VERSION = f"{SOLUTION}/1a2b3c4d"
+CAMPAIGN = "arn:aws:personalize:us-east-1:123456789012:campaign/live"
 
 #: Every service operation a handler in lambda/ calls (test_the_handlers_call_exactly_these keeps it true).
 HANDLER_OPERATIONS = {
-    "personalize": ["CreateDataDeletionJob", "DescribeDataDeletionJob", "ListDataDeletionJobs"],
+    "personalize": ["CreateDataDeletionJob", "DescribeDataDeletionJob", "ListDataDeletionJobs",
+                    # the opt-in quiet period, overlap check and follow-through (jobkit.activity and its callers)
+                    "ListSolutions", "ListSolutionVersions", "ListDatasets", "ListDatasetImportJobs",
+                    "ListBatchInferenceJobs", "ListBatchSegmentJobs", "ListCampaigns", "CreateSolutionVersion",
+                    "DescribeSolutionVersion", "UpdateCampaign", "DescribeCampaign"],
     "cleanroomsml": ["StartAudienceExportJob", "ListAudienceExportJobs", "GetAudienceGenerationJob",
                      "GetConfiguredAudienceModel"],
     "s3": ["HeadObject", "ListObjectsV2", "GetObject", "PutObject"],
@@ -53,6 +60,26 @@ PATTERN_CASES = {
         "arn:aws:personalize:us-east-1:123456789012:data-deletion-job/erasure-1", "arn:aws:personalize:us-east-1"),
     ("personalize", "ListDataDeletionJobs", ("datasetGroupArn",)): (GROUP, "dataset-group/shop"),
     ("personalize", "ListDataDeletionJobs", ("nextToken",)): ("token/+=", "tokén"),
+    **{("personalize", op, (member,)): (value, bad) for op, member, value, bad in (
+        ("ListSolutions", "datasetGroupArn", GROUP, "dataset-group/shop"),
+        ("ListSolutionVersions", "solutionArn", SOLUTION, "solution/recs"),
+        ("CreateSolutionVersion", "solutionArn", SOLUTION, "arn:AWS:personalize:x:y:z"),
+        ("CreateSolutionVersion", "name", "erasure-1-retrain", "erasure 1"),
+        ("DescribeSolutionVersion", "solutionVersionArn", VERSION, "recs/1a2b3c4d"),
+        ("ListDatasets", "datasetGroupArn", GROUP, "shop"),
+        ("ListDatasetImportJobs", "datasetArn", f"{GROUP[:43]}:dataset/shop/INTERACTIONS", "dataset/shop"),
+        ("ListBatchInferenceJobs", "solutionVersionArn", VERSION, "arn:aws:s3:::b"),
+        ("ListBatchSegmentJobs", "solutionVersionArn", VERSION, "arn:aws:personalize"),
+        ("ListCampaigns", "solutionArn", SOLUTION, "arn:aws:personalize:"),
+        ("UpdateCampaign", "campaignArn", CAMPAIGN, "campaign/live"),
+        ("UpdateCampaign", "solutionVersionArn", VERSION, "1a2b3c4d"),
+        ("DescribeCampaign", "campaignArn", CAMPAIGN, "arn:aws:personalize:us-east-1"),
+    )},
+    **{("personalize", op, ("nextToken",)): ("token/+=", "tokén") for op in (
+        "ListSolutions", "ListSolutionVersions", "ListDatasets", "ListDatasetImportJobs", "ListBatchInferenceJobs",
+        "ListBatchSegmentJobs", "ListCampaigns")},
+    ("personalize", "CreateSolutionVersion", ("tags", "[]", "tagKey")): ("team ü名 ١", "team!"),
+    ("personalize", "CreateSolutionVersion", ("tags", "[]", "tagValue")): ("privacy\u2028office", "a\tb"),
     ("cleanroomsml", "StartAudienceExportJob", ("name",)): ("export\u00a0🚀", "   "),
     ("cleanroomsml", "StartAudienceExportJob", ("audienceGenerationJobArn",)): (GEN, MODEL),
     ("cleanroomsml", "StartAudienceExportJob", ("description",)): ("first line\nsecond 🚀", "nul\x00"),
@@ -84,10 +111,19 @@ def _calls_in(module: Path) -> set[tuple[str, str]]:
     """``(service, operation)`` for each client method (or paginator) called in a handler module, for each
     service the module asks ``jobkit.clients.client`` for."""
     tree = ast.parse(module.read_text(encoding="utf-8"))
-    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)]
+    every = [node for node in ast.walk(tree) if isinstance(node, ast.Call)]
+    calls = [node for node in every if isinstance(node.func, ast.Attribute)]
     services = {c.args[0].value for c in calls if c.func.attr == "client" and c.args
                 and isinstance(c.args[0], ast.Constant) and isinstance(c.args[0].value, str)}
-    names = {c.func.attr for c in calls} | {c.args[0].value for c in calls if c.func.attr == "get_paginator"}
+    names = {c.func.attr for c in calls} | {c.args[0].value for c in calls if c.func.attr == "get_paginator"
+                                            and isinstance(c.args[0], ast.Constant)}
+    # jobkit.activity.pages(client, "list_x", ...): botocore's paginator of the named method, in the Personalize
+    # client the caller passes (activity.py asks for no client itself)
+    paged = {c.args[1].value for c in every if (ast.unparse(c.func) in ("pages", "activity.pages"))
+             and len(c.args) > 1 and isinstance(c.args[1], ast.Constant)}
+    if paged:
+        services.add("personalize")
+        names |= paged
     session = botocore.session.get_session()
     found = set()
     for service in services:

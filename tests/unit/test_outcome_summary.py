@@ -68,3 +68,28 @@ def test_odd_outputs_and_causes_do_not_break_the_summary(output, cause):
                                                                             input="{}"), None)
     json.dumps(summary)
     assert summary["status"] == "FAILED"
+
+
+def test_a_failed_follow_through_is_recorded_with_the_completed_deletion():
+    job = "arn:aws:personalize:us-east-1:123456789012:data-deletion-job/req-1"
+    cause = {"deletionStatus": "COMPLETED", "dataDeletionJobArns": [job], "solutionVersionArns": ["arn:sv"],
+             "campaignArns": [], "modelsRetrainedAt": None,
+             "followThrough": {"status": "FAILED", "stage": "TRAINING", "reason": "Not enough data"}}
+    summary = outcome_summary.summarize(DATA_DELETION, execution(
+        input='{"datasetGroupArn": "arn:g", "dataLocation": "s3://b/deletions/u.csv"}',
+        error="ModelRetrainingFailed", cause=json.dumps(cause)), None)
+
+    assert summary["dataDeletionJobArn"] == job and summary["dataDeletionJobArns"] == [job]
+    assert summary["jobStatus"] == "COMPLETED" and summary["followThrough"]["reason"] == "Not enough data"
+    assert summary["solutionVersionArns"] == ["arn:sv"] and "modelsRetrainedAt" not in summary
+    assert "Not enough data" in outcome_summary.message(summary)
+
+
+def test_a_busy_group_is_recorded_with_what_it_was_busy_with_and_odd_shapes_are_left_out():
+    busy = [{"type": "solutionVersion", "arn": "arn:sv", "status": "CREATE IN_PROGRESS"}]
+    cause = {"busyWith": busy, "dataDeletionJobArns": [], "quietPeriod": "not an object",
+             "solutionVersionArns": [1, 2]}
+    summary = outcome_summary.summarize(DATA_DELETION, execution(error="DatasetGroupBusy", cause=json.dumps(cause),
+                                                                 input="{}"), None)
+    assert summary["busyWith"] == busy and summary["dataDeletionJobArns"] == []
+    assert not {"quietPeriod", "solutionVersionArns", "dataDeletionJobArn", "jobStatus"} & set(summary)

@@ -154,7 +154,7 @@ class Reporter:
         if view.status == "SUCCEEDED":
             self.out.print(Text.assemble((view.status, STYLES[view.status]), f" in {took}", _summary(view)))
             _print_fields(self.out, _flatten(view.output), FIRST_FIELDS.get(view.workflow, []))
-            if view.workflow == DATA_DELETION:
+            if view.workflow == DATA_DELETION and not _retrained(view.output):
                 self.out.print(Text("After a deletion, AWS recommends training a new solution version and updating "
                                     "campaigns.", style="dim"))
             return
@@ -231,6 +231,12 @@ def _summary(view: ExecutionView) -> str:
     if view.workflow == AUDIENCE_EXPORT and out.get("outputLocation"):
         return f": the segment is at {out['outputLocation']}"
     return ""
+
+
+def _retrained(output: Any) -> bool:
+    """The workflow's follow-through (``retrain_solution_arns``) already trained and updated the models."""
+    follow = output.get("followThrough") if isinstance(output, dict) else None
+    return isinstance(follow, dict) and follow.get("status") == "COMPLETED"
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:

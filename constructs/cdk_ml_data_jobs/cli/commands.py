@@ -682,7 +682,7 @@ def run_batch(ctx: click.Context, reporter: Reporter, aws: Aws, follow_it: bool,
 
 def _style(status: str) -> str:
     return {REQUEST_COMPLETED: "bold green", REQUEST_FAILED: "bold red", REQUEST_REJECTED: "bold red",
-            "IN_PROGRESS": "bold cyan", "QUEUED": "bold"}.get(status, "")
+            REQUEST_OPEN_STATUSES[1]: "bold cyan", REQUEST_OPEN_STATUSES[0]: "bold"}.get(status, "")
 
 
 def _table(reporter: Reporter, rows: list[dict[str, Any]], empty: str = "No requests.") -> None:

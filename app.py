@@ -102,6 +102,7 @@ class MlDataJobsStack(cdk.Stack):
         if self.queue is not None:
             for name, value, description in (
                 ("RequestPrefix", self.queue.request_prefix, "Key prefix of deletion request files"),
+                ("RequestRecordPrefix", self.queue.record_prefix, "Key prefix of the per-request records"),
                 ("RequestLedgerTableName", self.queue.table.table_name, "Deletion request ledger"),
                 ("RequestBatchStateMachineArn", self.queue.batch_state_machine.state_machine_arn,
                  "Batch run of the deletion request queue"),

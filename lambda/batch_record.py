@@ -25,7 +25,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from jobkit import clients, ledger, requests
-from jobkit.contract import REQUEST_COMPLETED, Env
+from jobkit.contract import BATCH_COMPLETED, BATCH_FAILED, REQUEST_COMPLETED, REQUEST_FAILED, REQUEST_QUEUED, Env
 from jobkit.errors import JobError, error_code, service_error
 
 _THREADS = 8
@@ -49,8 +49,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     announced = ledger.announce_outcomes(refreshed)
     result: dict[str, Any] = {
         "part": int(part["part"]), "requests": int(part.get("requests", len(claimed))), "dataDeletionJobArn": job_arn,
-        "status": REQUEST_COMPLETED if succeeded else "FAILED",
-        "requeued": sum(1 for s in statuses if s == "QUEUED"), "failed": sum(1 for s in statuses if s == "FAILED"),
+        "status": BATCH_COMPLETED if succeeded else BATCH_FAILED,
+        "requeued": sum(1 for s in statuses if s == REQUEST_QUEUED),
+        "failed": sum(1 for s in statuses if s == REQUEST_FAILED),
         "requestsCompleted": announced["completed"], "requestsFailed": announced["failed"],
     }
     if reason:

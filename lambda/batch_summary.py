@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from jobkit.contract import BATCH_COMPLETED, BATCH_FAILED, BATCH_NOTHING_QUEUED, BATCH_PARTIAL
+
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return summarize(event.get("groups") or [])
@@ -26,8 +28,8 @@ def summarize(groups: list[dict[str, Any]]) -> dict[str, Any]:
             continue
         results = group.get("results") or []
         statuses = {r.get("status") for r in results}
-        status = ("NOTHING_QUEUED" if not results else
-                  "COMPLETED" if statuses == {"COMPLETED"} else "FAILED" if statuses == {"FAILED"} else "PARTIAL")
+        status = (BATCH_NOTHING_QUEUED if not results else BATCH_COMPLETED if statuses == {BATCH_COMPLETED}
+                  else BATCH_FAILED if statuses == {BATCH_FAILED} else BATCH_PARTIAL)
         summary.append({
             "datasetGroupArn": group["datasetGroupArn"], "batchId": group.get("batchId"),
             "requests": sum(int(r.get("requests", 0)) for r in results),

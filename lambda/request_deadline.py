@@ -18,6 +18,7 @@ from jobkit.contract import (
     LEDGER_OPEN,
     LEDGER_OPEN_FLAG,
     LEDGER_OPEN_INDEX,
+    METRIC_DIMENSION_NAME,
     METRIC_NAMESPACE,
     METRIC_OLDEST_OPEN_REQUEST,
     METRIC_OPEN_REQUESTS,
@@ -43,7 +44,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if first:
         oldest = first[0]["receivedAt"]["S"]
         age = max(0.0, (clock.now() - parse_iso(oldest)).total_seconds())
-    dimensions = [{"Name": "Queue", "Value": os.environ[Env.METRIC_DIMENSION]}]
+    dimensions = [{"Name": METRIC_DIMENSION_NAME, "Value": os.environ[Env.METRIC_DIMENSION]}]
     clients.client("cloudwatch").put_metric_data(Namespace=METRIC_NAMESPACE, MetricData=[
         {"MetricName": METRIC_OLDEST_OPEN_REQUEST, "Value": age, "Unit": "Seconds", "Dimensions": dimensions},
         {"MetricName": METRIC_OPEN_REQUESTS, "Value": float(count), "Unit": "Count", "Dimensions": dimensions},

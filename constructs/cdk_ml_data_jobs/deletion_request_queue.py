@@ -465,7 +465,7 @@ class DeletionRequestQueue(Construct):
         self.failed_request_alarm: Optional[cloudwatch.Alarm] = None
         if not create_alarms:
             return
-        dimensions = {"Queue": self.table.table_name}
+        dimensions = {contract.METRIC_DIMENSION_NAME: self.table.table_name}
 
         def alarm(name: str, metric: cloudwatch.Metric, threshold: float, what: str, *, periods: int = 1,
                   missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,

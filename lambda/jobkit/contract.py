@@ -123,6 +123,13 @@ METRIC_NAMESPACE = "cdk-ml-data-jobs"
 METRIC_OLDEST_OPEN_REQUEST = "OldestOpenDeletionRequestAge"
 METRIC_OPEN_REQUESTS = "OpenDeletionRequests"
 METRIC_FAILED_REQUESTS = "FailedDeletionRequests"
+METRIC_DIMENSION_NAME = "Queue"  # its value: the ledger table's name
+
+#: A dataset group's status in a batch run's summary.
+BATCH_COMPLETED = "COMPLETED"
+BATCH_FAILED = "FAILED"
+BATCH_PARTIAL = "PARTIAL"
+BATCH_NOTHING_QUEUED = "NOTHING_QUEUED"
 
 # --------------------------------------------------------------------------- environment variables
 

@@ -41,12 +41,14 @@ from .contract import (
     LEDGER_QUEUED_INDEX,
     LEDGER_REQUEST_ITEM,
     LEDGER_TARGET_PREFIX,
+    METRIC_DIMENSION_NAME,
     METRIC_FAILED_REQUESTS,
     METRIC_NAMESPACE,
     REQUEST_COMPLETED,
     REQUEST_COMPLETED_EVENT,
     REQUEST_FAILED,
     REQUEST_FAILED_EVENT,
+    REQUEST_IN_PROGRESS,
     REQUEST_OPEN_STATUSES,
     REQUEST_QUEUED,
     Env,
@@ -142,7 +144,7 @@ def _claim_update(target: Mapping[str, Any], batch: str, part: str, now: str) ->
                             "REMOVE #q, deferredReason",
         "ConditionExpression": "#s = :queued AND attribute_exists(#q)",
         "ExpressionAttributeNames": {"#s": "status", "#c": LEDGER_CLAIMED_PART, "#q": LEDGER_QUEUED_GROUP},
-        "ExpressionAttributeValues": {":claimed": {"S": "IN_PROGRESS"}, ":queued": {"S": REQUEST_QUEUED},
+        "ExpressionAttributeValues": {":claimed": {"S": REQUEST_IN_PROGRESS}, ":queued": {"S": REQUEST_QUEUED},
                                       ":b": {"S": batch}, ":part": {"S": part}, ":now": {"S": now}},
     }
 
@@ -351,5 +353,5 @@ def failed_message(record: Mapping[str, Any]) -> str:
 def put_metric(name: str, value: float, unit: str) -> None:
     clients.client("cloudwatch").put_metric_data(Namespace=METRIC_NAMESPACE, MetricData=[{
         "MetricName": name, "Value": float(value), "Unit": unit,
-        "Dimensions": [{"Name": "Queue", "Value": os.environ[Env.METRIC_DIMENSION]}],
+        "Dimensions": [{"Name": METRIC_DIMENSION_NAME, "Value": os.environ[Env.METRIC_DIMENSION]}],
     }])

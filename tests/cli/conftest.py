@@ -49,15 +49,25 @@ SECRETS: set[str] = set(USER_IDS)
 POLL = ["--poll-seconds", "0.01"]
 
 
+#: The sample app is deployed with its deletion request queue over these dataset groups (``requests`` commands).
+QUEUE_GROUPS = (GROUP, "arn:aws:personalize:us-east-1:123456789012:dataset-group/news")
+
+
 @pytest.fixture(scope="package")
-def backend(local_template) -> Iterator[LocalWorkflows]:
+def cli_template(local_sample_template) -> dict[str, Any]:
+    """The sample app with ``-c requestQueueDatasetGroupArns=<shop>,<news>``."""
+    return local_sample_template(requestQueueDatasetGroupArns=",".join(QUEUE_GROUPS))
+
+
+@pytest.fixture(scope="package")
+def backend(cli_template) -> Iterator[LocalWorkflows]:
     """One harness for the tier (its set-up costs ~0.7 s), with the deployed functions and the sample stack.
 
     Package-scoped: moto's mock ends with this folder's last test, before another tier runs.
     """
     from cdk_ml_data_jobs._assets import lambda_code_dir
 
-    with LocalWorkflows(local_template, str(lambda_code_dir())) as workflows:
+    with LocalWorkflows(cli_template, str(lambda_code_dir())) as workflows:
         _deploy_functions(workflows)
         _deploy_stack(workflows)
         yield workflows

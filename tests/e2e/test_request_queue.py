@@ -395,3 +395,28 @@ def test_a_failing_step_ends_the_run_with_its_message_and_no_stack_trace(queue):
     assert ex.status == "FAILED" and ex.error == "ValueError"
     assert "not-a-number" in ex.cause and "Traceback" not in ex.cause and "stackTrace" not in ex.cause
     assert record(queue, "R1")["status"] == "QUEUED"  # nothing was claimed
+
+
+def test_a_batch_larger_than_max_batch_bytes_is_split_into_jobs_within_the_free_pending_slots(queue):
+    for i in range(7):
+        submit(queue, f"r{i}.csv", SECRET_IDS[i:i + 1], request_id=f"R{i}")
+        queue.clock.advance(1)  # receivedAt has seconds: one request per second, so "oldest first" is defined
+    size = len(csv(SECRET_IDS[:1]))
+    queue.functions_env("DeletionRequests/Claim")["MAX_BATCH_BYTES"] = str(size)  # one request per job
+    queue.personalize.default_plan = JobPlan(duration=600)
+
+    first = run_batch(queue)
+
+    for group in first.output["datasetGroups"]:
+        assert group["requests"] == 5 and len(group["dataDeletionJobArns"]) == 5  # the 5 free PENDING slots
+        assert group["status"] == "COMPLETED" and group["stillQueued"] == 2
+    assert not any(c.error for c in queue.personalize.calls_of("CreateDataDeletionJob"))  # never over the quota
+    keys = sorted(j.location.rsplit("/", 1)[1] for j in queue.personalize.jobs.values() if j.group == SHOP)
+    assert keys == [f"part-{n:04d}.csv" for n in range(1, 6)]
+    assert [record(queue, f"R{i}")["status"] for i in range(7)] == ["COMPLETED"] * 5 + ["QUEUED"] * 2  # oldest first
+
+    second = run_batch(queue)
+
+    assert [g["requests"] for g in second.output["datasetGroups"]] == [2, 2]
+    assert all(record(queue, f"R{i}")["status"] == "COMPLETED" for i in range(7))
+    assert_private(queue, first, second)

@@ -103,7 +103,7 @@ class LocalWorkflows:
         self.machine_arns: dict[str, str] = {}
         self.bucket_versioning = bucket_versioning
         self._stack = contextlib.ExitStack()
-        self._invoke_lock = threading.Lock()
+        self._invoke_lock = threading.RLock()  # reentrant: a function may start an execution (moto_fixes)
         #: every AWS call the handlers made (for the IAM evaluation, tests/iam)
         self.recorder = Recorder()
 
@@ -239,7 +239,8 @@ class LocalWorkflows:
         LambdaSimpleBackend.invoke = invoke
         EventManager.add_event = add_event
         try:
-            with virtual_time(self.clock), moto_fixes.service_integrations():
+            with virtual_time(self.clock), moto_fixes.service_integrations(), \
+                    moto_fixes.under_invocation_lock(self._invoke_lock):
                 yield
         finally:
             LambdaSimpleBackend.invoke, EventManager.add_event = saved

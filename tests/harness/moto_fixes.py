@@ -10,6 +10,16 @@
   puts them back, from the botocore model, for the duration of a block.
 - Its ``.sync`` tasks check the child execution every 0.5 s of real time;
   the block makes that 0.05 s.
+- Executions running side by side (a Map over dataset groups starting one
+  deletion workflow each): the interpreter creates a boto3 client for every
+  Lambda and ``states:`` task and deep-copies the state machine on
+  ``StartExecution``, both of which read all of ``os.environ``, while the
+  in-process handlers set and remove their functions' variables. The read
+  then fails now and then (``KeyError`` on a variable that just went away,
+  reported as the task's error ``Exception``). :func:`under_invocation_lock`
+  makes those steps wait for the Lambda invocation in progress (the
+  harness's invocation lock, reentrant because a function may itself start
+  an execution).
 """
 
 from __future__ import annotations
@@ -65,3 +75,28 @@ def service_integrations() -> Iterator[None]:
     finally:
         (StateTaskService._normalise_parameters, StateTaskService._normalise_response,
          state_task_service_callback._DELAY_SECONDS_SYNC_CONDITION_CHECK) = saved
+
+
+@contextlib.contextmanager
+def under_invocation_lock(lock: Any) -> Iterator[None]:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_sfn
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    def locked(function: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return function(*args, **kwargs)
+
+        return call
+
+    patched = [(StepFunctionsParserBackend, "start_execution"), (lambda_eval_utils, "boto_client_for"),
+               (state_task_service_sfn, "boto_client_for")]
+    saved = [(owner, name, getattr(owner, name)) for owner, name in patched]
+    for owner, name, original in saved:
+        setattr(owner, name, locked(original))
+    try:
+        yield
+    finally:
+        for owner, name, original in saved:
+            setattr(owner, name, original)

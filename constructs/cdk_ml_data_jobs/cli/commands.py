@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import functools
+import io
 import json
 import sys
 import textwrap
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Optional
 
@@ -13,8 +16,32 @@ import click
 
 from . import csvcheck, exitcodes, payloads
 from . import follow as following
-from .._contract import AUDIENCE_EXPORT, DATA_DELETION, WORKFLOWS
-from .aws import OUTPUT_BUCKET, OUTPUT_DELETION, OUTPUT_EXPORT, OUTPUT_PREFIX, Aws, Target, iso, state_machine_of
+from .._assets import load_lambda_module
+from .._contract import (
+    AUDIENCE_EXPORT,
+    DATA_DELETION,
+    DEFAULT_AUDIT_PREFIX,
+    LEDGER_REQUEST_ITEM,
+    REQUEST_COMPLETED,
+    REQUEST_FAILED,
+    REQUEST_ID_METADATA,
+    REQUEST_OPEN_STATUSES,
+    REQUEST_RECORD_FOLDER,
+    REQUEST_REJECTED,
+    REQUEST_STATUSES,
+    WORKFLOWS,
+)
+from .aws import (
+    OUTPUT_BUCKET,
+    OUTPUT_DELETION,
+    OUTPUT_EXPORT,
+    OUTPUT_PREFIX,
+    Aws,
+    Target,
+    iso,
+    state_machine_of,
+    translate_errors,
+)
 from .exitcodes import BadInput, CliError, ConfigError
 from .render import Reporter
 
@@ -372,3 +399,306 @@ def list_executions(ctx: click.Context, reporter: Reporter, aws: Aws, stack: Opt
     reporter.executions([row for _, row in found[:limit]])
     return exitcodes.OK
 
+
+# --------------------------------------------------------------------------- requests (the deletion request queue)
+#
+# ``submit`` checks a CSV here and puts it under the queue's request prefix; ``status`` shows one request's record;
+# ``list`` and ``report`` read the ledger; ``run-batch`` starts (and follows) a batch run. The queue is named by
+# ``--stack`` (the sample app's outputs) or by the options. Only request IDs, statuses, counts and ARNs are shown:
+# the queue holds no user ID outside the request files, and the CLI never reads them.
+
+_IDS = load_lambda_module("jobkit/request_ids.py")
+
+OUTPUT_REQUEST_PREFIX = "RequestPrefix"
+OUTPUT_RECORD_PREFIX = "RequestRecordPrefix"
+OUTPUT_LEDGER = "RequestLedgerTableName"
+OUTPUT_BATCH = "RequestBatchStateMachineArn"
+
+
+@dataclass
+class RequestQueue:
+    """Where the queue is: its bucket and prefixes, its ledger, its batch state machine (each may be unknown)."""
+
+    source: str
+    bucket: Optional[str] = None
+    request_prefix: Optional[str] = None
+    record_prefix: Optional[str] = None
+    table: Optional[str] = None
+    batch_machine: Optional[str] = None
+
+    _NAMES = {"bucket": ("bucket", "--bucket"), "request_prefix": ("request prefix", "--request-prefix"),
+              "table": ("ledger table", "--table"), "batch_machine": ("batch state machine",
+                                                                    "--batch-state-machine-arn")}
+
+    def need(self, *fields: str) -> None:
+        missing = [f for f in fields if not getattr(self, f)]
+        if missing:
+            what = ", ".join(self._NAMES[f][0] for f in missing)
+            options = ", ".join(self._NAMES[f][1] for f in missing)
+            raise ConfigError(f"the queue's {what} is not known ({self.source})",
+                              hint=f"give {options}, or --stack with the queue's outputs")
+
+
+def queue_options(f: Any) -> Any:
+    for option in reversed([
+        click.option("--stack", envvar=STACK_ENV, show_envvar=True, metavar="NAME",
+                     help="A deployed stack whose outputs name the queue."),
+        click.option("--bucket", metavar="NAME", help="The workflow's bucket (default: the stack's output)."),
+        click.option("--request-prefix", metavar="PREFIX", help="The request prefix (default: the stack's output)."),
+        click.option("--record-prefix", metavar="PREFIX", help="Where the records are (default: the stack's "
+                                                                "output, else audit/deletion-requests/)."),
+        click.option("--table", metavar="NAME", help="The ledger table (default: the stack's output)."),
+        click.option("--batch-state-machine-arn", metavar="ARN",
+                     help="The batch state machine (default: the stack's output)."),
+    ]):
+        f = option(f)
+    return f
+
+
+def _queue(aws: Aws, stack: Optional[str], bucket: Optional[str], request_prefix: Optional[str],
+           record_prefix: Optional[str], table: Optional[str], batch_state_machine_arn: Optional[str]) -> RequestQueue:
+    found = RequestQueue(source="options")
+    if stack:
+        outputs = aws.stack_target(stack).outputs
+        found = RequestQueue(source=f"stack {stack}", bucket=outputs.get(OUTPUT_BUCKET),
+                      request_prefix=outputs.get(OUTPUT_REQUEST_PREFIX), record_prefix=outputs.get(OUTPUT_RECORD_PREFIX),
+                      table=outputs.get(OUTPUT_LEDGER), batch_machine=outputs.get(OUTPUT_BATCH))
+    found.bucket = bucket or found.bucket
+    found.request_prefix = request_prefix or found.request_prefix
+    found.record_prefix = record_prefix or found.record_prefix or DEFAULT_AUDIT_PREFIX + REQUEST_RECORD_FOLDER
+    found.table = table or found.table
+    found.batch_machine = batch_state_machine_arn or found.batch_machine
+    if found.batch_machine:
+        aws.prefer_region_of(found.batch_machine)
+    return found
+
+
+def _since(value: Optional[str]) -> Optional[str]:
+    """``--since`` (a date or an ISO timestamp) as the ledger's sortable ``receivedAt`` text."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageProblem(f"--since must be a date (2026-12-01) or a timestamp (2026-12-01T09:00:00Z), "
+                           f"not {value!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _requests(aws: Aws, queue: RequestQueue, status: Optional[str], since: Optional[str]) -> list[dict[str, Any]]:
+    """The request items of the ledger (a Scan: an operator's occasional read), oldest first."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    queue.need("table")
+    conditions, values, names = ["sk = :request"], {":request": {"S": LEDGER_REQUEST_ITEM}}, {}
+    if status:
+        conditions.append("#s = :status")
+        values[":status"] = {"S": status}
+        names["#s"] = "status"
+    if since:
+        conditions.append("receivedAt >= :since")
+        values[":since"] = {"S": since}
+    kwargs: dict[str, Any] = {"TableName": queue.table, "FilterExpression": " AND ".join(conditions),
+                              "ExpressionAttributeValues": values}
+    if names:
+        kwargs["ExpressionAttributeNames"] = names
+    deserialize = TypeDeserializer().deserialize
+    found = []
+    with translate_errors(f"read the ledger {queue.table}"):
+        for page in aws.client("dynamodb").get_paginator("scan").paginate(**kwargs):
+            for item in page.get("Items", []):
+                found.append({k: deserialize(v) for k, v in item.items()})
+    rows = [{
+        "requestId": item["requestId"], "status": item["status"], "receivedAt": item["receivedAt"],
+        "completedAt": item.get("completedAt"), "userIds": int(item["userIds"]) if "userIds" in item else None,
+        "reason": item.get("reason"), "key": item.get("key"),
+    } for item in found]
+    return sorted(rows, key=lambda r: (r["receivedAt"], r["requestId"]))
+
+
+@cli.group("requests", epilog=EXIT_CODES_HELP)
+def requests_group() -> None:
+    """The deletion request queue: submit a request, read its record, list and report requests, run a batch.
+
+    Name the queue with --stack NAME (its outputs) or with --bucket/--request-prefix/--table/
+    --batch-state-machine-arn. Only request IDs, statuses, counts and ARNs are shown, never a user ID.
+    """
+
+
+@requests_group.command("submit", epilog=EXIT_CODES_HELP)
+@click.option("--csv", "csv_path", required=True, metavar="FILE",
+              help="The user-ID file: header USER_ID, one ID per line, UTF-8 without BOM, at most 100 MB.")
+@click.option("--request-id", metavar="ID", help="The request's ID (1-128 of A-Z a-z 0-9 . _ : -); default: "
+                                                  "derived from the uploaded key.")
+@queue_options
+@common_options
+@command("requests submit")
+def submit_request(ctx: click.Context, reporter: Reporter, aws: Aws, csv_path: str, request_id: Optional[str],
+           **where: Any) -> int:
+    """Check a user-ID file here and submit it as a deletion request (s3://BUCKET/REQUEST_PREFIXcli/<date>/<uuid>.csv).
+
+    The queue registers it (the file is checked again there) and carries it out in its dataset groups at the
+    next batch run; follow it with `requests status ID`.
+    """
+    problems = [p for p in [_IDS.request_id_problem(request_id) if request_id is not None else None] if p]
+    check = csvcheck.check_file(csv_path)
+    reporter.csv_checked(check)
+    problems += list(check.problems)
+    if problems:
+        raise BadInput("the request was not submitted (nothing was uploaded)", problems)
+    queue = _queue(aws, **where)
+    queue.need("bucket", "request_prefix")
+    token = payloads.new_token()
+    key = payloads.upload_key(queue.request_prefix, token)
+    derived = _IDS.request_id_from_key(queue.request_prefix, key)
+    extra = {"ContentType": "text/csv"}
+    if request_id:
+        extra["Metadata"] = {REQUEST_ID_METADATA: request_id}
+    with translate_errors(f"upload the file to s3://{queue.bucket}/{key}"):
+        aws.client("s3").upload_file(str(csv_path), queue.bucket, key, ExtraArgs=extra)
+    reporter.uploaded(queue.bucket, key, None)
+    reporter.doc["request"] = {"requestId": request_id or derived, "key": key}
+    reporter.line(("Request   ", "bold"), request_id or derived)
+    reporter.line(("Next      ", "bold"), "it is registered at once and carried out at the next batch run; "
+                  f"ml-data-jobs requests status {request_id or derived}")
+    return exitcodes.OK
+
+
+@requests_group.command("status", epilog=EXIT_CODES_HELP)
+@click.argument("request_id", metavar="ID")
+@queue_options
+@common_options
+@command("requests status")
+def request_status(ctx: click.Context, reporter: Reporter, aws: Aws, request_id: str, **where: Any) -> int:
+    """Show a request's record: its status, and per dataset group its batch, job, attempts and reasons.
+
+    Exit code 0 while it is QUEUED or IN_PROGRESS and when it is COMPLETED, 2 when REJECTED, 3 when FAILED.
+    """
+    queue = _queue(aws, **where)
+    queue.need("bucket")
+    key = f"{queue.record_prefix}{request_id}.json"
+    with translate_errors(f"read the record s3://{queue.bucket}/{key}"):
+        try:
+            body = aws.client("s3").get_object(Bucket=queue.bucket, Key=key)["Body"].read()
+        except Exception as error:  # noqa: BLE001 - a missing record is a usage error, others are translated
+            if getattr(error, "response", {}).get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                raise ConfigError(f"no record of request {request_id} in s3://{queue.bucket}/{queue.record_prefix}",
+                                  hint="check the ID (requests list shows them)") from None
+            raise
+    record = json.loads(body)
+    reporter.doc["record"] = record
+    if not reporter.as_json:
+        reporter.line(("Request   ", "bold"), record["requestId"], "  ", (record["status"], _style(record["status"])))
+        for field in ("receivedAt", "completedAt", "userIds", "reason"):
+            if record.get(field) is not None:
+                reporter.line((f"  {field:<12}", "dim"), str(record[field]))
+        obj = record.get("object") or {}
+        reporter.line(("  object      ", "dim"), f"s3://{obj.get('bucket')}/{obj.get('key')}")
+        for target in record.get("targets", []):
+            reporter.line(("  target      ", "dim"), target["datasetGroupArn"], "  ",
+                          (target["status"], _style(target["status"])), f"  attempts {target['attempts']}")
+            for field in ("batchId", "dataDeletionJobArn", "completedAt", "deferredReason", "lastFailureReason"):
+                if target.get(field):
+                    reporter.line((f"    {field:<20}", "dim"), str(target[field]))
+    return {REQUEST_REJECTED: exitcodes.BAD_INPUT, REQUEST_FAILED: exitcodes.JOB_FAILED}.get(
+        record["status"], exitcodes.OK)
+
+
+@requests_group.command("list", epilog=EXIT_CODES_HELP)
+@click.option("--status", "status_", type=click.Choice(list(REQUEST_STATUSES)), help="Only requests in this status.")
+@click.option("--since", metavar="DATE", help="Only requests received at or after this date or time (UTC).")
+@queue_options
+@common_options
+@command("requests list")
+def list_requests(ctx: click.Context, reporter: Reporter, aws: Aws, status_: Optional[str], since: Optional[str],
+                  **where: Any) -> int:
+    """List requests from the ledger, oldest first."""
+    rows = _requests(aws, _queue(aws, **where), status_, _since(since))
+    reporter.doc["requests"] = rows
+    _table(reporter, rows)
+    return exitcodes.OK
+
+
+@requests_group.command("report", epilog=EXIT_CODES_HELP)
+@click.option("--since", required=True, metavar="DATE", help="Requests received at or after this date or time.")
+@click.option("--csv", "as_csv", is_flag=True, help="Write the requests not completed as CSV (for an auditor).")
+@queue_options
+@common_options
+@command("requests report")
+def report_requests(ctx: click.Context, reporter: Reporter, aws: Aws, since: str, as_csv: bool, **where: Any) -> int:
+    """Counts by status, the oldest open request, and every request not completed, since a date."""
+    rows = _requests(aws, _queue(aws, **where), None, _since(since))
+    counts = {s: sum(1 for r in rows if r["status"] == s) for s in REQUEST_STATUSES}
+    open_rows = [r for r in rows if r["status"] in REQUEST_OPEN_STATUSES]
+    now = datetime.now(timezone.utc)
+    oldest = None
+    if open_rows:
+        first = open_rows[0]
+        received = datetime.fromisoformat(first["receivedAt"].replace("Z", "+00:00"))
+        oldest = {"requestId": first["requestId"], "receivedAt": first["receivedAt"],
+                  "ageDays": round((now - received).total_seconds() / 86400, 1)}
+    not_completed = [r for r in rows if r["status"] != REQUEST_COMPLETED]
+    reporter.doc["report"] = {"since": _since(since), "total": len(rows), "counts": counts, "oldestOpen": oldest,
+                              "notCompleted": not_completed}
+    if as_csv and not reporter.as_json:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=["requestId", "status", "receivedAt", "completedAt", "userIds",
+                                                    "reason", "key"], lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(not_completed)
+        click.echo(buffer.getvalue(), nl=False)
+        return exitcodes.OK
+    reporter.line(("Requests since ", "bold"), f"{_since(since)}: {len(rows)}")
+    for state in REQUEST_STATUSES:
+        reporter.line((f"  {state:<12}", _style(state)), str(counts[state]))
+    if oldest:
+        reporter.line(("Oldest open  ", "bold"), f"{oldest['requestId']} (received {oldest['receivedAt']}, "
+                      f"{oldest['ageDays']} days ago)")
+    reporter.line(("Not completed", "bold"), f": {len(not_completed)}")
+    _table(reporter, not_completed, empty="Every request is completed.")
+    return exitcodes.OK
+
+
+@requests_group.command("run-batch", epilog=EXIT_CODES_HELP)
+@click.option("--follow/--no-follow", "follow_it", default=False, show_default=True,
+              help="Follow the batch run until it ends.")
+@poll_option
+@queue_options
+@common_options
+@command("requests run-batch")
+def run_batch(ctx: click.Context, reporter: Reporter, aws: Aws, follow_it: bool, poll_seconds: float,
+              **where: Any) -> int:
+    """Start a batch run now (input {}), as the schedule does; with --follow, until it ends."""
+    queue = _queue(aws, **where)
+    queue.need("batch_machine")
+    name = payloads.execution_name("run-batch", payloads.new_token())
+    arn = aws.start(queue.batch_machine, name, {})
+    reporter.started(arn, name, {})
+    if not follow_it:
+        reporter.not_followed(arn)
+        return exitcodes.OK
+    return _follow(reporter, aws, arn, poll_seconds)
+
+
+def _style(status: str) -> str:
+    return {REQUEST_COMPLETED: "bold green", REQUEST_FAILED: "bold red", REQUEST_REJECTED: "bold red",
+            REQUEST_OPEN_STATUSES[1]: "bold cyan", REQUEST_OPEN_STATUSES[0]: "bold"}.get(status, "")
+
+
+def _table(reporter: Reporter, rows: list[dict[str, Any]], empty: str = "No requests.") -> None:
+    if reporter.as_json:
+        return
+    if not rows:
+        reporter.line(empty)
+        return
+    cells = [(r["receivedAt"], r["status"], "-" if r["userIds"] is None else str(r["userIds"]), r["requestId"])
+             for r in rows]
+    headers = ("RECEIVED", "STATUS", "USER IDS", "REQUEST ID")
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
+    reporter.line(("  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip(), "bold"))
+    for row, cell in zip(rows, cells):
+        reporter.line("  ".join(v.ljust(w) for v, w in zip(cell, widths)).rstrip())
+        if row.get("reason") and row["status"] in (REQUEST_REJECTED, REQUEST_FAILED):
+            reporter.line(("  " + row["reason"], "dim"))

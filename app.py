@@ -18,7 +18,8 @@ credentials point at). Configured through CDK context keys (``-c key=value`` or
   out every request file under ``<deletionPrefix>requests/`` in each of them (default: no queue)
 - ``requestBatchIntervalHours``: hours between the queue's batch runs (default 24)
 - ``quietPeriod``: ``true`` to wait for a quiet dataset group before each deletion and start one more job after an
-  overlapping training or import (default ``false``)
+  overlapping training or import (default ``false``; ``true`` when ``requestQueueDatasetGroupArns`` adds the queue,
+  which requires it unless ``quietPeriod=false``)
 - ``retrainSolutionArns``: comma-separated ``datasetGroupArn=solutionArn|solutionArn`` pairs; after a deletion in
   that group, retrain those solutions and update their campaigns (default: none)
 """
@@ -67,7 +68,9 @@ class MlDataJobsStack(cdk.Stack):
         triggers = dict(pair.split("=", 1) for pair in _list(self, "uploadTriggers") or [])
         retrain = {group: solutions.split("|") for group, solutions in
                    (pair.split("=", 1) for pair in _list(self, "retrainSolutionArns") or [])}
-        quiet = str(self.node.try_get_context("quietPeriod") or "false").lower() == "true"
+        queue_groups = _list(self, "requestQueueDatasetGroupArns")
+        # the queue requires the quiet period unless the app says quietPeriod=false
+        quiet = str(self.node.try_get_context("quietPeriod") or ("true" if queue_groups else "false")).lower() == "true"
         self.deletion = DataDeletionWorkflow(
             self, "DataDeletion", bucket=data.bucket, deletion_prefix=prefix,
             dataset_group_arns=_list(self, "datasetGroupArns"),
@@ -82,13 +85,13 @@ class MlDataJobsStack(cdk.Stack):
         )
         self.data = data
         self.queue: Optional[DeletionRequestQueue] = None
-        queue_groups = _list(self, "requestQueueDatasetGroupArns")
         if queue_groups:
             hours = float(self.node.try_get_context("requestBatchIntervalHours") or 24)
             self.queue = DeletionRequestQueue(
                 self, "DeletionRequests", workflow=self.deletion, dataset_group_arns=queue_groups,
                 batch_interval=cdk.Duration.minutes(round(hours * 60)),
                 removal_policy=cdk.RemovalPolicy.DESTROY if destroy else cdk.RemovalPolicy.RETAIN,
+                quiet_period_enabled=quiet,
             )
         for name, value, description in (
             ("DataBucketName", data.bucket.bucket_name, "Bucket for user-ID files (under the deletion prefix)"),

@@ -8,9 +8,15 @@ read back with ``DescribeExecution`` (when the workflow's execution of this
 name already existed because a redriven batch run started it, it is adopted
 this way, never started twice).
 
-A COMPLETED job completes the part's targets; any other outcome puts them back
-in the queue with one more attempt and the reason, or fails them after
-``MAX_ATTEMPTS`` jobs. Then each request's status and record are refreshed;
+A COMPLETED job (and, where configured, its follow-through) completes the part's
+targets, copying the quiet period, the job ARNs, the solution versions trained,
+the campaigns updated and ``modelsRetrainedAt``. ``DatasetGroupBusy`` (the quiet
+period ran out, no job started) puts them back in the queue without counting an
+attempt, saying what the group was busy with (ARNs and statuses).
+``ModelRetrainingFailed`` fails them at once: the deletion COMPLETED, the
+follow-through FAILED (a new deletion would not help). Any other outcome puts
+them back in the queue with one more attempt and the reason, or fails them
+after ``MAX_ATTEMPTS`` jobs. Then each request's status and record are refreshed;
 requests that became COMPLETED or FAILED are announced (an event; for FAILED
 also an SNS message and the failed-requests metric).
 """
@@ -20,12 +26,13 @@ from __future__ import annotations
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, NamedTuple
 
 from botocore.exceptions import ClientError
 
 from jobkit import clients, ledger, requests
-from jobkit.contract import BATCH_COMPLETED, BATCH_FAILED, REQUEST_COMPLETED, REQUEST_FAILED, REQUEST_QUEUED, Env
+from jobkit.contract import (BATCH_BUSY, BATCH_COMPLETED, BATCH_FAILED, ERROR_DATASET_GROUP_BUSY,
+                             ERROR_MODEL_RETRAINING_FAILED, REQUEST_COMPLETED, REQUEST_FAILED, REQUEST_QUEUED, Env)
 from jobkit.errors import JobError, error_code, service_error
 
 _THREADS = 8
@@ -36,20 +43,33 @@ class ExecutionStillRunning(JobError):
     """The adopted execution has not ended yet (the state machine retries later)."""
 
 
+class Outcome(NamedTuple):
+    """A part's outcome: ``kind`` is one of :data:`ledger.OUTCOMES`; ``facts`` what the targets copy (the quiet
+    period, the job ARNs, the follow-through; or what the group was busy with), ARNs and statuses only."""
+
+    succeeded: bool
+    job_arn: str | None
+    reason: str | None
+    kind: str = ledger.OUTCOME_FAILED
+    facts: dict[str, Any] | None = None
+
+
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     group, batch, part = event["datasetGroupArn"], event["batchId"], event["part"]
-    succeeded, job_arn, reason = outcome(event.get("execution") or {}, part["executionName"])
+    found = outcome(event.get("execution") or {}, part["executionName"])
+    succeeded, job_arn, reason = found.succeeded, found.job_arn, found.reason
     part_id = requests.part_id(batch, group, int(part["part"]))
     claimed = ledger.claimed_targets(part_id)
     max_attempts = int(os.environ[Env.MAX_ATTEMPTS])
     statuses = [ledger.finish(t, part_id, succeeded=succeeded, job_arn=job_arn, reason=reason,
-                              max_attempts=max_attempts) for t in claimed]
+                              max_attempts=max_attempts, kind=found.kind, facts=found.facts) for t in claimed]
     with ThreadPoolExecutor(max_workers=max(1, min(_THREADS, len(claimed)))) as pool:
         refreshed = [r for r in pool.map(ledger.refresh, sorted({t["requestId"] for t in claimed})) if r]
     announced = ledger.announce_outcomes(refreshed)
     result: dict[str, Any] = {
         "part": int(part["part"]), "requests": int(part.get("requests", len(claimed))), "dataDeletionJobArn": job_arn,
-        "status": BATCH_COMPLETED if succeeded else BATCH_FAILED,
+        "status": (BATCH_COMPLETED if succeeded else BATCH_BUSY if found.kind == ledger.OUTCOME_BUSY
+                   else BATCH_FAILED),
         "requeued": sum(1 for s in statuses if s == REQUEST_QUEUED),
         "failed": sum(1 for s in statuses if s == REQUEST_FAILED),
         "requestsCompleted": announced["completed"], "requestsFailed": announced["failed"],
@@ -59,8 +79,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return result
 
 
-def outcome(execution: dict[str, Any], name: str) -> tuple[bool, str | None, str | None]:
-    """``(succeeded, dataDeletionJobArn, failure reason)`` of the deletion workflow's execution named ``name``.
+def outcome(execution: dict[str, Any], name: str) -> Outcome:
+    """``(succeeded, dataDeletionJobArn, failure reason, kind, facts)`` of the deletion workflow's execution
+    named ``name``.
 
     A success carries the workflow's output. When the RunDeletion step caught an error (the execution failed;
     it already existed because a redriven run started it; the task itself failed), or a success came without
@@ -70,7 +91,8 @@ def outcome(execution: dict[str, Any], name: str) -> tuple[bool, str | None, str
         return _succeeded(output)
     described = _describe(name)
     if described is None:  # never started: the task's own error says why
-        return False, None, _reason(str(execution.get("Error") or "StartExecutionFailed"), execution.get("Cause"))
+        return Outcome(False, None, _reason(str(execution.get("Error") or "StartExecutionFailed"),
+                                            execution.get("Cause")))
     status = described["status"]
     if status == "RUNNING":
         raise ExecutionStillRunning(f"{name} is still running")
@@ -78,15 +100,61 @@ def outcome(execution: dict[str, Any], name: str) -> tuple[bool, str | None, str
         return _succeeded(_json(described.get("output")) or {})
     details = _json(described.get("cause"))
     job = details if isinstance(details, dict) else {}
-    reason = job.get("failureReason") or _reason(described.get("error") or f"execution {status}",
-                                                 described.get("cause"))
-    return False, job.get("dataDeletionJobArn"), reason
+    error = described.get("error")
+    if error == ERROR_DATASET_GROUP_BUSY and job:
+        return _busy(job)
+    if error == ERROR_MODEL_RETRAINING_FAILED and job:
+        return _follow_through_failed(job)
+    reason = job.get("failureReason") or _reason(error or f"execution {status}", described.get("cause"))
+    return Outcome(False, job.get("dataDeletionJobArn"), reason)
 
 
-def _succeeded(output: dict[str, Any]) -> tuple[bool, str | None, str | None]:
-    if output.get("status") == REQUEST_COMPLETED:
-        return True, output.get("dataDeletionJobArn"), None
-    return False, output.get("dataDeletionJobArn"), f"the data deletion job ended {output.get('status')}"
+def _succeeded(output: dict[str, Any]) -> Outcome:
+    job_arn = output.get("dataDeletionJobArn")
+    if output.get("status") != REQUEST_COMPLETED:
+        return Outcome(False, job_arn, f"the data deletion job ended {output.get('status')}")
+    facts = {"deletionStatus": REQUEST_COMPLETED, **_model_facts(output, job_arn)}
+    return Outcome(True, job_arn, None, ledger.OUTCOME_COMPLETED, facts)
+
+
+def _model_facts(found: dict[str, Any], job_arn: str | None) -> dict[str, Any]:
+    """What a target copies from the workflow's output or ``ModelRetrainingFailed`` cause."""
+    arns = found.get("dataDeletionJobArns") or ([job_arn] if job_arn else [])
+    follow = found.get("followThrough")
+    return {
+        "quietPeriod": found.get("quietPeriod"),
+        "dataDeletionJobArns": [str(a) for a in arns],
+        "followThrough": follow if isinstance(follow, dict) else None,
+        "solutionVersionArns": [str(a) for a in found.get("solutionVersionArns") or []],
+        "campaignArns": [str(a) for a in found.get("campaignArns") or []],
+        "modelsRetrainedAt": found.get("modelsRetrainedAt"),
+    }
+
+
+def _busy(cause: dict[str, Any]) -> Outcome:
+    """``DatasetGroupBusy``: no job was started (after an overlap: no second one); the requests wait."""
+    busy = [{"type": str(b.get("type")), "arn": str(b.get("arn")), "status": str(b.get("status"))}
+            for b in cause.get("busyWith") or [] if isinstance(b, dict)]
+    listed = ", ".join(f"{b['type']} {b['arn']} ({b['status']})" for b in busy) or "a job"
+    reason = (f"DatasetGroupBusy: the dataset group was still running {listed} after "
+              f"{cause.get('waitedSeconds')} s (quiet period timeout {cause.get('quietPeriodTimeoutSeconds')} s); "
+              "the request waits for the next batch run")[:_MAX_REASON]
+    facts = {"busyWith": busy, "waitedSeconds": cause.get("waitedSeconds"),
+             "quietPeriodTimeoutSeconds": cause.get("quietPeriodTimeoutSeconds")}
+    arns = cause.get("dataDeletionJobArns") or []
+    return Outcome(False, arns[0] if arns else None, reason, ledger.OUTCOME_BUSY, facts)
+
+
+def _follow_through_failed(cause: dict[str, Any]) -> Outcome:
+    """``ModelRetrainingFailed``: the deletion COMPLETED, a training or campaign update did not."""
+    arns = cause.get("dataDeletionJobArns") or []
+    job_arn = arns[0] if arns else None
+    follow = cause.get("followThrough") if isinstance(cause.get("followThrough"), dict) else {}
+    reason = (f"{ERROR_MODEL_RETRAINING_FAILED}: the data deletion COMPLETED, but the follow-through failed at "
+              f"{follow.get('stage')} ({follow.get('resourceArn')} {follow.get('resourceStatus')}): "
+              f"{follow.get('reason')}")[:_MAX_REASON]
+    facts = {"deletionStatus": REQUEST_COMPLETED, **_model_facts(cause, job_arn)}
+    return Outcome(False, job_arn, reason, ledger.OUTCOME_FOLLOW_THROUGH_FAILED, facts)
 
 
 def _describe(name: str) -> dict[str, Any] | None:

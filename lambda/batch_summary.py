@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jobkit.contract import BATCH_COMPLETED, BATCH_FAILED, BATCH_NOTHING_QUEUED, BATCH_PARTIAL
+from jobkit.contract import BATCH_BUSY, BATCH_COMPLETED, BATCH_FAILED, BATCH_NOTHING_QUEUED, BATCH_PARTIAL
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -29,7 +29,8 @@ def summarize(groups: list[dict[str, Any]]) -> dict[str, Any]:
         results = group.get("results") or []
         statuses = {r.get("status") for r in results}
         status = (BATCH_NOTHING_QUEUED if not results else BATCH_COMPLETED if statuses == {BATCH_COMPLETED}
-                  else BATCH_FAILED if statuses == {BATCH_FAILED} else BATCH_PARTIAL)
+                  else BATCH_FAILED if statuses == {BATCH_FAILED} else BATCH_BUSY if statuses == {BATCH_BUSY}
+                  else BATCH_PARTIAL)
         summary.append({
             "datasetGroupArn": group["datasetGroupArn"], "batchId": group.get("batchId"),
             "requests": sum(int(r.get("requests", 0)) for r in results),

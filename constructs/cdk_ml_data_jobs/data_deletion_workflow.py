@@ -186,6 +186,8 @@ class DataDeletionWorkflow(JobWorkflow):
         self.data_access_role: iam.IRole = self.data_access.role
 
         scope_arns = _Scope(Stack.of(self), dataset_group_arns)
+        #: Whether the quiet period and overlap check are on (a ``DeletionRequestQueue`` requires it by default).
+        self.quiet_period_enabled: bool = bool(quiet_period_enabled)
         follow = _FollowThrough(quiet_period_enabled, quiet_period_timeout,
                                 {group: list(arns) for group, arns in (retrain_solution_arns or {}).items()},
                                 update_campaigns)

@@ -98,6 +98,7 @@ class DeletionRequestQueue(Construct):
         topic: Optional[sns.ITopic] = None,
         create_alarms: bool = True,
         function_options: Optional[FunctionOptions] = None,
+        quiet_period_enabled: bool = True,
     ) -> None:
         """
         :param workflow: the ``DataDeletionWorkflow`` whose bucket, data access
@@ -138,6 +139,12 @@ class DeletionRequestQueue(Construct):
             and failed batch runs (``alarms``). Default True.
         :param function_options: runtime and log settings of every function and
             log group this queue creates. Default ``FunctionOptions()``.
+        :param quiet_period_enabled: require the workflow's quiet period and
+            overlap check (``DataDeletionWorkflow(quiet_period_enabled=True)``)
+            before each batch job, as Personalize's deletion guidelines ask. A
+            part whose dataset group stays busy past the workflow's
+            ``quiet_period_timeout`` leaves its requests QUEUED for the next run
+            (no attempt counted). Default True; False opts out explicitly.
         """
         super().__init__(scope, id)
         self.workflow = workflow
@@ -146,9 +153,11 @@ class DeletionRequestQueue(Construct):
         self.batch_prefix: str = batch_prefix or f"{workflow.deletion_prefix}{contract.DEFAULT_BATCH_FOLDER}"
         self.record_prefix: str = f"{workflow.audit_prefix}{contract.REQUEST_RECORD_FOLDER}"
         self.dataset_group_arns = list(dataset_group_arns)
+        self.quiet_period_enabled: bool = bool(quiet_period_enabled)
         problems = [
             *_prefix_problems(workflow, self.request_prefix, self.batch_prefix),
             *_dataset_group_problems(workflow, self.dataset_group_arns),
+            *_quiet_period_problems(workflow, quiet_period_enabled),
             *_limit_problems(batch_interval=batch_interval, max_batch_bytes=max_batch_bytes, max_attempts=max_attempts,
                              pending_job_limit=pending_job_limit, open_request_deadline=open_request_deadline),
         ]
@@ -521,6 +530,14 @@ def _unique(scope: Construct) -> str:
 
 
 # --------------------------------------------------------------------------- prop rules
+
+
+def _quiet_period_problems(workflow: DataDeletionWorkflow, quiet_period_enabled: bool) -> list[str]:
+    if quiet_period_enabled and not getattr(workflow, "quiet_period_enabled", False):
+        return ["quiet_period_enabled (default True) needs a workflow with the quiet period: create it with "
+                "DataDeletionWorkflow(quiet_period_enabled=True), or give the queue quiet_period_enabled=False "
+                "to run deletions while trainings or imports may run"]
+    return []
 
 
 def _prefix_problems(workflow: DataDeletionWorkflow, request_prefix: str, batch_prefix: str) -> list[str]:

@@ -130,6 +130,8 @@ BATCH_COMPLETED = "COMPLETED"
 BATCH_FAILED = "FAILED"
 BATCH_PARTIAL = "PARTIAL"
 BATCH_NOTHING_QUEUED = "NOTHING_QUEUED"
+#: A part whose dataset group stayed busy past the quiet period (``DatasetGroupBusy``): its requests wait, uncounted.
+BATCH_BUSY = "BUSY"
 
 # --------------------------------------------------------------------------- environment variables
 

@@ -60,6 +60,14 @@ _DESERIALIZER = TypeDeserializer()
 #: TransactWriteItems takes at most 100 items.
 TRANSACTION_ITEMS = 100
 _REFRESH_ATTEMPTS = 20
+#: How a batch part ended, for :func:`finish`.
+OUTCOME_COMPLETED = "COMPLETED"
+OUTCOME_FAILED = "FAILED"
+OUTCOME_BUSY = "BUSY"
+OUTCOME_FOLLOW_THROUGH_FAILED = "FOLLOW_THROUGH_FAILED"
+#: The target attribute holding what the workflow reported about the models (JSON: quiet period, job ARNs,
+#: follow-through, solution versions, campaigns; or what the group was busy with). ARNs and statuses only.
+MODEL_FACTS = "modelFacts"
 
 
 def table() -> str:
@@ -141,7 +149,7 @@ def _claim_update(target: Mapping[str, Any], batch: str, part: str, now: str) ->
     return {
         "TableName": table(), "Key": key(target["pk"], target["sk"]),
         "UpdateExpression": "SET #s = :claimed, batchId = :b, #c = :part, claimedAt = :now "
-                            "REMOVE #q, deferredReason",
+                            f"REMOVE #q, deferredReason, {MODEL_FACTS}",
         "ConditionExpression": "#s = :queued AND attribute_exists(#q)",
         "ExpressionAttributeNames": {"#s": "status", "#c": LEDGER_CLAIMED_PART, "#q": LEDGER_QUEUED_GROUP},
         "ExpressionAttributeValues": {":claimed": {"S": REQUEST_IN_PROGRESS}, ":queued": {"S": REQUEST_QUEUED},
@@ -192,17 +200,36 @@ def defer(target: Mapping[str, Any], reason: str) -> bool:
 
 
 def finish(target: Mapping[str, Any], part: str, *, succeeded: bool, job_arn: str | None, reason: str | None,
-           max_attempts: int) -> str | None:
+           max_attempts: int, kind: str | None = None, facts: Mapping[str, Any] | None = None) -> str | None:
     """Record a batch part's outcome on one target it claimed: COMPLETED; or, after a failed job, back to
-    QUEUED with one more attempt and the reason, or FAILED once ``max_attempts`` jobs failed. Returns the new
-    status, or None when the target no longer belongs to ``part`` (a retried call already recorded it)."""
+    QUEUED with one more attempt and the reason, or FAILED once ``max_attempts`` jobs failed. ``kind``
+    ``BUSY`` (no job started: the group stayed busy) puts it back in the queue without counting an attempt,
+    with the reason as ``deferredReason``; ``FOLLOW_THROUGH_FAILED`` (the deletion COMPLETED, its retraining or
+    campaign update did not) fails it at once. ``facts`` (stored as JSON) are copied into the record. Returns
+    the new status, or None when the target no longer belongs to ``part`` (a retried call already recorded
+    it)."""
     now = requests.iso_seconds(clock.now())
+    kind = kind or (OUTCOME_COMPLETED if succeeded else OUTCOME_FAILED)
     names = {"#s": "status", "#c": LEDGER_CLAIMED_PART}
     values: dict[str, Any] = {":part": {"S": part}}
     if job_arn:
         values[":job"] = {"S": job_arn}
     job = ", dataDeletionJobArn = :job" if job_arn else ""
-    if succeeded:
+    if facts is not None:
+        names["#m"] = MODEL_FACTS
+        values[":facts"] = {"S": json.dumps(facts, sort_keys=True, default=str)}
+        job += ", #m = :facts"
+    if kind == OUTCOME_BUSY:
+        status = REQUEST_QUEUED
+        names["#q"] = LEDGER_QUEUED_GROUP
+        values.update({":status": {"S": status}, ":group": {"S": target["datasetGroupArn"]},
+                       ":reason": {"S": reason or "the dataset group was busy"}})
+        expression = f"SET #s = :status, deferredReason = :reason, #q = :group{job} REMOVE #c"
+    elif kind == OUTCOME_FOLLOW_THROUGH_FAILED:
+        status = REQUEST_FAILED
+        values.update({":status": {"S": status}, ":reason": {"S": reason or "the follow-through failed"}})
+        expression = f"SET #s = :status, lastFailureReason = :reason{job} REMOVE #c"
+    elif succeeded:
         status = REQUEST_COMPLETED
         expression = f"SET #s = :status, completedAt = :now{job} REMOVE #c"
         values.update({":status": {"S": status}, ":now": {"S": now}})

@@ -9,6 +9,7 @@ record that every writer uses. Nothing here sees a user ID.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -158,12 +159,36 @@ def render_record(request: Mapping[str, Any], targets: Sequence[Mapping[str, Any
             "attempts": int(target.get("attempts", 0)),
             "completedAt": target.get("completedAt"),
         }
+        entry.update(model_facts(target))
         for optional in ("deferredReason", "lastFailureReason"):
             if target.get(optional):
                 entry[optional] = target[optional]
         rendered.append(entry)
     record["targets"] = rendered
     return record
+
+
+#: What each target says about the models (issue "make the models forget too"), with its value until known.
+MODEL_FIELDS: dict[str, Any] = {"quietPeriod": None, "dataDeletionJobArns": [], "followThrough": None,
+                                "solutionVersionArns": [], "campaignArns": [], "modelsRetrainedAt": None}
+#: Present only when known: the deletion's own status (COMPLETED also when the follow-through FAILED), and what a
+#: busy dataset group was running when the quiet period ran out.
+MODEL_OPTIONAL_FIELDS = ("deletionStatus", "busyWith", "waitedSeconds", "quietPeriodTimeoutSeconds")
+
+
+def model_facts(target: Mapping[str, Any]) -> dict[str, Any]:
+    """A target's quiet period, job ARNs, follow-through, solution versions, campaigns and ``modelsRetrainedAt``
+    (from the ledger's ``modelFacts`` JSON, written from the deletion workflow's output or cause)."""
+    try:
+        facts = json.loads(target.get("modelFacts") or "{}")
+    except ValueError:
+        facts = {}
+    facts = facts if isinstance(facts, dict) else {}
+    out = {name: facts.get(name, default) for name, default in MODEL_FIELDS.items()}
+    if not out["dataDeletionJobArns"] and target.get("dataDeletionJobArn") and target.get("status") == REQUEST_COMPLETED:
+        out["dataDeletionJobArns"] = [target["dataDeletionJobArn"]]
+    out.update({name: facts[name] for name in MODEL_OPTIONAL_FIELDS if facts.get(name) is not None})
+    return out
 
 
 def iso_seconds(when: datetime) -> str:

@@ -420,3 +420,125 @@ def test_a_batch_larger_than_max_batch_bytes_is_split_into_jobs_within_the_free_
     assert [g["requests"] for g in second.output["datasetGroups"]] == [2, 2]
     assert all(record(queue, f"R{i}")["status"] == "COMPLETED" for i in range(7))
     assert_private(queue, first, second)
+
+
+# --------------------------------------------------------------------------- the quiet period and the follow-through
+# (the queue requires the workflow's quiet period by default: the sample app turns it on with the queue)
+
+HOUR = 3600
+SOLUTION = "arn:aws:personalize:us-east-1:123456789012:solution/shop-recs"
+
+
+@pytest.fixture(scope="session")
+def retrain_template(local_sample_template) -> dict[str, Any]:
+    return local_sample_template(requestQueueDatasetGroupArns=",".join(GROUPS),
+                                 retrainSolutionArns=f"{SHOP}={SOLUTION}")
+
+
+@pytest.fixture
+def retraining_queue(retrain_template, optional_iam_simulator) -> Iterator[Any]:
+    for local in _workflows(retrain_template, optional_iam_simulator):
+        p = local.personalize
+        assert p.add_solution(SHOP, "shop-recs") == SOLUTION
+        p.live_version = p.add_solution_version(SOLUTION, age=30 * 86400, name="live")
+        p.campaign = p.add_campaign(SOLUTION, p.live_version, "shop-live")
+        p.add_dataset(SHOP)
+        p.default_plan = JobPlan(duration=2 * HOUR, num_deleted=5)
+        p.training_plan = JobPlan(duration=3 * HOUR)
+        yield local
+
+
+def test_a_busy_group_defers_its_requests_with_the_busy_reason_and_counts_no_attempt(queue):
+    p = queue.personalize
+    p.add_solution(SHOP, "shop-recs")
+    training = p.add_solution_version(SOLUTION, plan=JobPlan(duration=10 * HOUR), name="long")  # > 6 h quiet period
+    submit(queue, "r1.csv", SECRET_IDS[:2], request_id="R1")
+
+    first = run_batch(queue)
+
+    groups = {g["datasetGroupArn"]: g for g in first.output["datasetGroups"]}
+    assert groups[SHOP]["status"] == "BUSY" and groups[SHOP]["dataDeletionJobArns"] == []
+    assert groups[NEWS]["status"] == "COMPLETED"
+    assert [j.group for j in p.jobs.values()] == [NEWS]  # no job was created in the busy group
+    waiting = record(queue, "R1")
+    shop = next(t for t in waiting["targets"] if t["datasetGroupArn"] == SHOP)
+    assert waiting["status"] == "QUEUED" and (shop["status"], shop["attempts"]) == ("QUEUED", 0)
+    assert shop["busyWith"] == [{"type": "solutionVersion", "arn": training, "status": "CREATE IN_PROGRESS"}]
+    assert shop["deferredReason"].startswith("DatasetGroupBusy: the dataset group was still running solutionVersion "
+                                             f"{training} (CREATE IN_PROGRESS)")
+    assert "lastFailureReason" not in shop and shop["waitedSeconds"] >= 6 * HOUR
+    assert not [e for e in queue.captured("events") if e["detail-type"] == "Deletion Request Failed"]
+
+    second = run_batch(queue)  # the training ends during this run's quiet period
+
+    done = record(queue, "R1")
+    shop = next(t for t in done["targets"] if t["datasetGroupArn"] == SHOP)
+    assert done["status"] == "COMPLETED" and (shop["status"], shop["attempts"]) == ("COMPLETED", 0)
+    assert "busyWith" not in shop and "deferredReason" not in shop
+    assert shop["quietPeriod"]["waitedFor"] == [{"type": "solutionVersion", "arn": training,
+                                                 "status": "CREATE IN_PROGRESS"}]
+    [shop_job] = [j for j in p.jobs.values() if j.group == SHOP]
+    assert shop_job.created >= p.ended(p.solution_versions[training].created, p.solution_versions[training].plan)
+    assert shop["dataDeletionJobArns"] == [shop_job.arn] and shop["followThrough"] == {"status": "NOT_CONFIGURED"}
+    assert_private(queue, first, second)
+
+
+def test_a_retraining_after_the_batch_job_and_the_campaign_update_are_recorded_per_request(retraining_queue):
+    q, p = retraining_queue, retraining_queue.personalize
+    submit(q, "r1.csv", SECRET_IDS[:2], request_id="R1")
+    submit(q, "r2.csv", SECRET_IDS[2:4], request_id="R2")
+
+    ex = run_batch(q)
+
+    [shop_job] = [j for j in p.jobs.values() if j.group == SHOP]
+    [created] = [c for c in p.calls_of("CreateSolutionVersion") if c.error is None]
+    assert created.at >= p.completion_time(shop_job)  # never before the deletion job COMPLETED
+    [new_version] = [v for v in p.solution_versions if v not in (p.live_version,)]
+    [update] = [c for c in p.calls_of("UpdateCampaign") if c.error is None]
+    assert update.params["solutionVersionArn"] == new_version and update.at > created.at
+    for request_id in ("R1", "R2"):
+        done = record(q, request_id)
+        shop = next(t for t in done["targets"] if t["datasetGroupArn"] == SHOP)
+        news = next(t for t in done["targets"] if t["datasetGroupArn"] == NEWS)
+        assert done["status"] == "COMPLETED"
+        assert shop["status"] == "COMPLETED" and shop["deletionStatus"] == "COMPLETED"
+        assert shop["followThrough"] == {"status": "COMPLETED"} and shop["dataDeletionJobArns"] == [shop_job.arn]
+        assert shop["solutionVersionArns"] == [new_version] and shop["campaignArns"] == [p.campaign]
+        assert shop["modelsRetrainedAt"] and shop["quietPeriod"]["checks"] >= 1
+        assert done["completedAt"] >= shop["modelsRetrainedAt"][:19]
+        assert news["followThrough"] == {"status": "NOT_CONFIGURED"} and news["solutionVersionArns"] == []
+    assert_private(q, ex)
+
+
+def test_a_failed_training_fails_the_follow_through_while_the_deletion_is_completed(retraining_queue):
+    q, p = retraining_queue, retraining_queue.personalize
+    p.training_plan = JobPlan(duration=HOUR, outcome="failure", failure_reason="Insufficient interactions")
+    submit(q, "r1.csv", SECRET_IDS[:2], request_id="R1")
+
+    ex = run_batch(q)
+
+    groups = {g["datasetGroupArn"]: g for g in ex.output["datasetGroups"]}
+    assert groups[SHOP]["status"] == "FAILED" and groups[NEWS]["status"] == "COMPLETED"
+    [shop_job] = [j for j in p.jobs.values() if j.group == SHOP]
+    assert p.status_of(shop_job) == "COMPLETED"
+    failed = record(q, "R1")
+    shop = next(t for t in failed["targets"] if t["datasetGroupArn"] == SHOP)
+    assert failed["status"] == "FAILED" and failed["completedAt"] is None
+    assert shop["status"] == "FAILED" and shop["deletionStatus"] == "COMPLETED" and shop["attempts"] == 0
+    assert shop["dataDeletionJobArns"] == [shop_job.arn]
+    assert shop["followThrough"]["status"] == "FAILED" and shop["followThrough"]["stage"] == "TRAINING"
+    assert shop["followThrough"]["reason"] == "Insufficient interactions"
+    assert shop["lastFailureReason"].startswith("ModelRetrainingFailed: the data deletion COMPLETED")
+    assert "Insufficient interactions" in failed["reason"] and "Traceback" not in json.dumps(failed)
+    [event] = [e for e in q.captured("events") if e["detail-type"] == "Deletion Request Failed"]
+    assert event["detail"]["requestId"] == "R1"
+    notes = [n for n in q.captured("notifications") if n["Subject"] == "Deletion request FAILED: R1"]
+    assert notes and "ModelRetrainingFailed" in notes[0]["Message"]
+    metrics = boto3.client("cloudwatch").list_metrics(Namespace="cdk-ml-data-jobs",
+                                                       MetricName="FailedDeletionRequests")["Metrics"]
+    assert metrics
+    # the failed follow-through is not retried with a new deletion job
+    again = run_batch(q)
+    assert {g["status"] for g in again.output["datasetGroups"]} == {"NOTHING_QUEUED"}
+    assert len([j for j in p.jobs.values() if j.group == SHOP]) == 1
+    assert_private(q, ex, again, extra=[notes])

@@ -34,18 +34,39 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from .server import ACCOUNT, FORBIDDEN_VARIABLES, HOST, REGION, STATE_FILE, isolated_environment
+from .server import (ACCOUNT, CAMPAIGN_NAME, FORBIDDEN_VARIABLES, HOST, NEWS_GROUP_NAME, REGION, SHOP_GROUP_NAME,
+                     SOLUTION_NAME, STATE_FILE, isolated_environment)
 
 ROOT = Path(__file__).resolve().parents[2]
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
 VENV_BIN = ROOT / ".venv" / "bin"
 STATE_ROOT = ROOT / ".local"
 STACK_NAME = "CdkMlDataJobs"
-DATASET_GROUP = f"arn:aws:personalize:{REGION}:{ACCOUNT}:dataset-group/local-shop"
+DATASET_GROUP = f"arn:aws:personalize:{REGION}:{ACCOUNT}:dataset-group/{SHOP_GROUP_NAME}"
+#: The request queue's second dataset group (no models to retrain).
+NEWS_DATASET_GROUP = f"arn:aws:personalize:{REGION}:{ACCOUNT}:dataset-group/{NEWS_GROUP_NAME}"
+SOLUTION = f"arn:aws:personalize:{REGION}:{ACCOUNT}:solution/{SOLUTION_NAME}"
+CAMPAIGN = f"arn:aws:personalize:{REGION}:{ACCOUNT}:campaign/{CAMPAIGN_NAME}"
+#: The sample app's context for a local deployment: the queue across both dataset groups, the quiet period, and
+#: the retraining of the shop group's solution (its campaign updated).
+LOCAL_CONTEXT = {
+    "destroyOnRemoval": "true",
+    "requestQueueDatasetGroupArns": f"{DATASET_GROUP},{NEWS_DATASET_GROUP}",
+    "quietPeriod": "true",
+    "retrainSolutionArns": f"{DATASET_GROUP}={SOLUTION}",
+}
+#: The queue's requests submitted by ``make local``: request ID -> user-ID file body (the last one is invalid).
+LOCAL_REQUESTS = {
+    "LOCAL-REQ-0001": ["local-user-0101", "local-user-0102"],
+    "LOCAL-REQ-0002": ["local-user-0201"],
+    "LOCAL-REQ-0003": ["local-user-0301", "local-user-0302", "local-user-0303"],
+}
+LOCAL_INVALID_REQUEST = "LOCAL-REQ-BAD"
 #: Made-up user IDs for the sample deletion file.
 SAMPLE_USER_IDS = [f"local-user-{n:04d}" for n in range(1, 8)]
 OUTPUT_KEYS = ("DataBucketName", "DeletionPrefix", "DataAccessRoleArn", "DataDeletionStateMachineArn",
-               "AudienceExportStateMachineArn")
+               "AudienceExportStateMachineArn", "RequestPrefix", "RequestRecordPrefix", "RequestLedgerTableName",
+               "RequestBatchStateMachineArn")
 
 Printer = Callable[[str], None]
 
@@ -180,7 +201,7 @@ class Cdk:
 
     work_dir: Path  # cloud assembly, outputs file, CLI log
     emulator: EmulatorProcess | None = None
-    context: dict[str, str] = field(default_factory=lambda: {"destroyOnRemoval": "true"})
+    context: dict[str, str] = field(default_factory=lambda: dict(LOCAL_CONTEXT))
 
     @property
     def log_path(self) -> Path:
@@ -398,6 +419,118 @@ def run_export(emulator: EmulatorProcess, outputs: dict[str, str], *, name: str 
     return follow(emulator, "export", arn, say=say, started=started, clock_before=clock_before, **follow_args)
 
 
+@dataclass
+class BatchOutcome:
+    execution: Outcome
+    records: dict[str, dict[str, Any]]  # request ID -> its record (audit/deletion-requests/<id>.json)
+    training_arn: str
+
+
+def submit_requests(emulator: EmulatorProcess, outputs: dict[str, str], *, say: Printer = _say) -> list[str]:
+    """Put the sample requests (one invalid) under the queue's request prefix, each with its ``request-id``
+    metadata; S3 -> EventBridge -> the intake function registers them. Returns the request IDs."""
+    s3, bucket, prefix = emulator.client("s3"), outputs["DataBucketName"], outputs["RequestPrefix"]
+    bodies = {rid: "\n".join(["USER_ID", *ids, ""]).encode() for rid, ids in LOCAL_REQUESTS.items()}
+    bodies[LOCAL_INVALID_REQUEST] = b"USERID\nlocal-user-0901\n"  # wrong header: REJECTED at intake
+    for request_id, body in bodies.items():
+        key = f"{prefix}local/{request_id.lower()}.csv"
+        s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata={"request-id": request_id})
+        lines = len(body.splitlines()) - 1
+        say(f"request {request_id}: s3://{bucket}/{key} ({lines} user IDs)")
+    settle(emulator)
+    return list(bodies)
+
+
+def read_record(emulator: EmulatorProcess, outputs: dict[str, str], request_id: str) -> dict[str, Any] | None:
+    try:
+        body = emulator.client("s3").get_object(Bucket=outputs["DataBucketName"],
+                                                Key=f"{outputs['RequestRecordPrefix']}{request_id}.json")["Body"]
+    except Exception:  # noqa: BLE001 - not written (yet)
+        return None
+    return json.loads(body.read())
+
+
+def run_batch(emulator: EmulatorProcess, outputs: dict[str, str], *, say: Printer = _say,
+              timeout: float = 240.0) -> BatchOutcome:
+    """Submit the sample requests, start a training in the shop group (so the quiet period has something to
+    wait for), start one batch run by hand (input ``{}``), follow it and read every request's record."""
+    request_ids = submit_requests(emulator, outputs, say=say)
+    training = emulator.control("training", {})["solutionVersionArn"]
+    say(f"a training of {SOLUTION} is in progress ({training}): the shop group is busy")
+    name = f"local-batch-{_stamp()}"
+    clock_before, started = emulator.virtual_now(), time.monotonic()
+    arn = emulator.client("stepfunctions").start_execution(
+        stateMachineArn=outputs["RequestBatchStateMachineArn"], name=name, input="{}")["executionArn"]
+    say(f"batch run: {arn} (input {{}}) across {DATASET_GROUP} and {NEWS_DATASET_GROUP}")
+    sfn = emulator.client("stepfunctions")
+    deadline = time.monotonic() + timeout
+    while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+        if time.monotonic() > deadline:
+            sfn.stop_execution(executionArn=arn, error="LocalRun.Timeout")
+            raise LocalRunError(f"{arn} still RUNNING after {timeout:.0f} s of real time; see {emulator.log_path}")
+        time.sleep(0.2)
+    settle(emulator)
+    output = json.loads(described["output"]) if described.get("output") else None
+    execution = Outcome("batch", arn, described["status"], output, described.get("error"), described.get("cause"),
+                        0, len(_history(sfn, arn)), (emulator.virtual_now() - clock_before).total_seconds(),
+                        time.monotonic() - started)
+    records = {rid: read_record(emulator, outputs, rid) or {} for rid in request_ids}
+    return BatchOutcome(execution, records, training)
+
+
+def batch_report(batch: BatchOutcome) -> str:
+    """The batch run's summary and every request's record: statuses, targets, job ARNs, the quiet period, the
+    trainings and campaign updates (counts and ARNs only, never a user ID)."""
+    o = batch.execution
+    lines = [f"Batch run {o.status} (virtual {_duration(o.virtual_seconds)}, real {o.real_seconds:.2f} s, "
+             f"{o.events} history events)"]
+    for group in (o.output or {}).get("datasetGroups", []):
+        lines.append(f"  {group['datasetGroupArn'].rsplit('/', 1)[-1]:<11} {group['status']:<9} "
+                     f"{group['requests']} request(s), jobs {', '.join(group['dataDeletionJobArns']) or '-'}")
+    for deferred in (o.output or {}).get("deferred", []):
+        lines.append(f"  deferred {deferred['datasetGroupArn']}: {deferred['reason']}")
+    if o.error:
+        lines.append(f"  error {o.error}: {(o.cause or '')[:300]}")
+    lines.append("Request records (audit/deletion-requests/<requestId>.json)")
+    for request_id, record in batch.records.items():
+        if not record:
+            lines.append(f"  {request_id:<15} no record")
+            continue
+        lines.append(f"  {request_id:<15} {record['status']:<10} userIds {record.get('userIds')}, received "
+                     f"{record.get('receivedAt')}, completed {record.get('completedAt')}")
+        if record.get("reason"):
+            lines.append(f"    reason: {record['reason'][:200]}")
+        for target in record.get("targets", []):
+            follow = (target.get("followThrough") or {}).get("status")
+            lines.append(f"    {target['datasetGroupArn'].rsplit('/', 1)[-1]:<11} {target['status']:<10} batch "
+                         f"{target.get('batchId')}, attempts {target.get('attempts')}, follow-through {follow}")
+            for job in target.get("dataDeletionJobArns") or []:
+                lines.append(f"      job               {job}")
+            quiet = target.get("quietPeriod") or {}
+            if quiet:
+                waited = ", ".join(f"{w['type']} {w['arn']} ({w['status']})" for w in quiet.get("waitedFor", []))
+                lines.append(f"      quiet period      waited {_duration(float(quiet.get('waitedSeconds') or 0))} "
+                             f"in {quiet.get('checks')} checks" + (f" for {waited}" if waited else ""))
+            for version in target.get("solutionVersionArns") or []:
+                lines.append(f"      retrained         {version}")
+            for campaign in target.get("campaignArns") or []:
+                lines.append(f"      campaign updated  {campaign}")
+            if target.get("modelsRetrainedAt"):
+                lines.append(f"      modelsRetrainedAt {target['modelsRetrainedAt']}")
+    return "\n".join(lines)
+
+
+def batch_problems(batch: BatchOutcome) -> list[str]:
+    """What makes the local batch a failure: the run did not succeed, a valid request did not complete, the
+    invalid one was not rejected, or the shop group's request was not retrained after its deletion."""
+    problems = [] if batch.execution.status == "SUCCEEDED" else [f"batch run {batch.execution.status}"]
+    for request_id, record in batch.records.items():
+        expected = "REJECTED" if request_id == LOCAL_INVALID_REQUEST else "COMPLETED"
+        if record.get("status") != expected:
+            problems.append(f"request {request_id} is {record.get('status')}, not {expected}")
+    return problems
+
+
 def summary(outcomes: list[Outcome]) -> str:
     lines = ["Summary (virtual: the emulator's clock, which Wait states and retries advance; real: wall clock)"]
     for o in outcomes:
@@ -480,6 +613,8 @@ def command_run(state_dir: Path, say: Printer = _say) -> int:
             say(f"  {key:<30} {outputs[key]}")
         outcomes = [run_deletion(emulator, outputs, say=say), run_export(emulator, outputs, say=say)]
         say(summary(outcomes))
+        batch = _phase(say, "deletion request queue: one batch run", lambda: run_batch(emulator, outputs, say=say))
+        say(batch_report(batch))
         state = settle(emulator)
         say(invocation_report(state))
         violations = state["violations"]
@@ -489,7 +624,7 @@ def command_run(state_dir: Path, say: Printer = _say) -> int:
         leftovers = stack_leftovers(emulator, outputs)
         if leftovers:
             raise LocalRunError(f"left behind after destroy: {', '.join(leftovers)}")
-        failed = [o.workflow for o in outcomes if o.status != "SUCCEEDED"]
+        failed = [o.workflow for o in outcomes if o.status != "SUCCEEDED"] + batch_problems(batch)
         ok = not failed and not violations
         if not ok:
             say(f"FAILED: {', '.join(failed) or 'service model checks'}; emulator log: {emulator.log_path}")

@@ -42,6 +42,7 @@ the parent process going away when ``--parent-pid`` is given).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import importlib
 import io
@@ -70,6 +71,11 @@ CONTROL_PREFIX = "/_local/"
 #: The Clean Rooms ML audience generation job the fake has ready (ACTIVE; its model's bins include 5000).
 GENERATION_JOB_ID = "local-audience"
 SIZE_BINS = [1000, 5000, 10000]
+#: The models the fake Personalize has in the first dataset group (the sample app's ``retrainSolutionArns`` names
+#: the solution): an ACTIVE solution version serving a campaign; ``POST /_local/training`` starts a training.
+SHOP_GROUP_NAME, NEWS_GROUP_NAME = "local-shop", "local-news"
+SOLUTION_NAME, CAMPAIGN_NAME = "local-recs", "local-recs-live"
+TRAINING_MINUTES = 30
 #: Realistic job lengths on the virtual clock.
 DELETION_MINUTES = 40
 EXPORT_MINUTES = 15
@@ -360,6 +366,11 @@ def install_cloudformation_gaps() -> list[str]:
 
     - ``AWS::CloudWatch::Alarm``, ``AWS::SNS::TopicPolicy``, ``AWS::SQS::QueuePolicy``: created
       through the services' own backends (moto skips them with a warning).
+    - ``AWS::Scheduler::Schedule`` (the request queue's batch schedule): moto 5.2.5's CloudFormation
+      does not know the type; it warns and skips the resource (``Ref``/``GetAtt`` on it would then
+      resolve to nothing). It is created in moto's own Scheduler backend, so the schedule can be read
+      back (``scheduler:GetSchedule``); moto's Scheduler never fires a schedule, so batch runs are
+      started by hand (input ``{}``), as the README describes.
     - ``AWS::CDK::Metadata``: nothing to create (silences moto's warning).
     - ``AWS::S3::Bucket`` create: versioning, lifecycle rules, access logging, public access
       block, ownership controls and EventBridge notifications (moto applies only encryption and
@@ -373,6 +384,7 @@ def install_cloudformation_gaps() -> list[str]:
     from moto.cloudformation import parsing
 
     alarm = _alarm_model()
+    schedule = _schedule_model()
     topic_policy, queue_policy = _policy_attachment_models()
     if "AWS::CDK::Metadata" not in parsing.NULL_MODELS:
         parsing.NULL_MODELS.append("AWS::CDK::Metadata")
@@ -381,7 +393,8 @@ def install_cloudformation_gaps() -> list[str]:
     _apply_ignored_function_properties()
     parsing.get_model_map.cache_clear()
     parsing.get_name_type_map.cache_clear()
-    return [alarm.cloudformation_type(), topic_policy.cloudformation_type(), queue_policy.cloudformation_type(),
+    return [alarm.cloudformation_type(), schedule.cloudformation_type() + " (recorded in moto's Scheduler; never fires)",
+            topic_policy.cloudformation_type(), queue_policy.cloudformation_type(),
             "AWS::CDK::Metadata (no-op)", "AWS::S3::Bucket delete refuses a non-empty bucket",
             "AWS::S3::Bucket versioning, lifecycle, logging, public access block, ownership, EventBridge",
             "AWS::Lambda::Function architectures, tracing, ephemeral storage"]
@@ -448,6 +461,60 @@ def _alarm_model() -> type:
             cloudwatch_backends[account_id][region_name].delete_alarms([self.name])
 
     return _Alarm
+
+
+def _schedule_model() -> type:
+    """``AWS::Scheduler::Schedule`` through moto's Scheduler backend (recorded, never fired)."""
+    from moto.core.common_models import CloudFormationModel
+
+    class _Schedule(CloudFormationModel):
+        __module__ = "moto.scheduler.local_emulator"
+
+        def __init__(self, name: str, group: str, arn: str) -> None:
+            self.name, self.group, self.arn = name, group, arn
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.name
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return "Name"
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::Scheduler::Schedule"
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return attr == "Arn"
+
+        def get_cfn_attribute(self, attribute_name: str) -> Any:
+            return self.arn
+
+        @classmethod
+        def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any, account_id: str,
+                                            region_name: str, **kwargs: Any) -> "_Schedule":
+            from moto.scheduler.models import scheduler_backends
+
+            p = cloudformation_json["Properties"]
+            name = (p.get("Name") or resource_name)[:64]
+            group = p.get("GroupName") or "default"
+            target = {k: v for k, v in (p.get("Target") or {}).items()}
+            created = scheduler_backends[account_id][region_name].create_schedule(
+                description=p.get("Description"), end_date=p.get("EndDate"),
+                flexible_time_window=p.get("FlexibleTimeWindow") or {"Mode": "OFF"}, group_name=group,
+                kms_key_arn=p.get("KmsKeyArn"), name=name, schedule_expression=p["ScheduleExpression"],
+                schedule_expression_timezone=p.get("ScheduleExpressionTimezone"), start_date=p.get("StartDate"),
+                state=p.get("State") or "ENABLED", target=target, action_after_completion=None)
+            return cls(name, group, created.arn)
+
+        def delete(self, account_id: str, region_name: str) -> None:
+            from moto.scheduler.models import scheduler_backends
+
+            scheduler_backends[account_id][region_name].delete_schedule(self.group, self.name)
+
+    return _Schedule
 
 
 def _policy_attachment_models() -> tuple[type, type]:
@@ -792,6 +859,16 @@ class Control:
         fake.plans[body["name"]] = JobPlan(**body.get("plan", {}))
         return {"planned": body["name"]}
 
+    def do_post_training(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Start a training of the sample solution now (the dataset group is busy until it ends):
+        ``{"minutes": 30}``; returns the solution version's ARN."""
+        from .fakes import JobPlan
+
+        solution = self.personalize._arn("solution", SOLUTION_NAME)
+        minutes = float(body.get("minutes", TRAINING_MINUTES))
+        return {"solutionVersionArn": self.personalize.add_solution_version(
+            solution, plan=JobPlan(duration=minutes * 60), name="local-scheduled-training")}
+
     def do_post_generation_job(self, body: dict[str, Any]) -> dict[str, Any]:
         """Add an audience generation job: ``{"id": ..., "status": "ACTIVE", "bins": [...]}``."""
         from .fakes import ConfiguredModel
@@ -820,6 +897,7 @@ class EmulatorServer:
         from moto.core.config import default_user_config
         from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
+        from . import moto_fixes
         from .aws_calls import Recorder
         from .clock import VirtualClock
         from .fake_service import install
@@ -849,12 +927,24 @@ class EmulatorServer:
             return functions.invoke(backend.get_function(function_name, qualifier), body, response_headers)
 
         LambdaSimpleBackend.invoke = invoke
+        # the queue's startExecution.sync:2 (optimised integrations) and side-by-side executions, as in local.py
+        self._fixes = contextlib.ExitStack()
+        self._fixes.enter_context(moto_fixes.service_integrations())
+        self._fixes.enter_context(moto_fixes.under_invocation_lock(self.functions.lock))
+        log.info("moto gap filled: optimised service integrations (startExecution.sync:2); Step Functions' "
+                 "client creation waits for the Lambda invocation in progress (moto_fixes)")
         CustomResources(self.functions, lambda: self.port).install()
         for change in install_cloudformation_gaps() + install_event_delivery(self.functions):
             log.info("moto gap filled: %s", change)
 
         self.personalize = FakePersonalize(self.clock, REGION, ACCOUNT)
         self.personalize.default_plan = JobPlan(duration=DELETION_MINUTES * 60, num_deleted=3)
+        group = f"arn:aws:personalize:{REGION}:{ACCOUNT}:dataset-group/{SHOP_GROUP_NAME}"
+        solution = self.personalize.add_solution(group, SOLUTION_NAME)
+        serving = self.personalize.add_solution_version(solution, age=7 * 86400, name="local-initial")
+        self.personalize.add_campaign(solution, serving, CAMPAIGN_NAME)
+        self.personalize.add_dataset(group)
+        self.personalize.training_plan = JobPlan(duration=TRAINING_MINUTES * 60)
         self.cleanroomsml = FakeCleanRoomsML(self.clock, REGION, ACCOUNT)
         self.cleanroomsml.default_plan = JobPlan(duration=EXPORT_MINUTES * 60)
         generation_job = self.cleanroomsml.add_generation_job(

@@ -150,7 +150,7 @@ def queue_minimal(synth_stack) -> Synth:
                                      request_prefix="deletions/portal/", batch_interval=Duration.hours(6),
                                      max_batch_bytes=50 * 1024 * 1024, max_attempts=1, pending_job_limit=20,
                                      open_request_deadline=Duration.days(20), removal_policy=RemovalPolicy.DESTROY,
-                                     create_schedule=False)
+                                     create_schedule=False, quiet_period_enabled=False)
         portal = iam.Role(stack, "Portal", assumed_by=iam.AccountRootPrincipal())
         queue.grant_submit(portal)
         from cdk_ml_data_jobs._checks import nag_acknowledge, nag_resource

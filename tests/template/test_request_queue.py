@@ -267,7 +267,8 @@ def _queue(make_app, **props_):
     stack = cdk.Stack(make_app(), "Props")
     triggers = props_.pop("upload_triggers", None)
     workflow = DataDeletionWorkflow(stack, "Deletion", dataset_group_arns=props_.pop("allowed", None),
-                                    upload_triggers=triggers)
+                                    upload_triggers=triggers,
+                                    quiet_period_enabled=props_.pop("workflow_quiet_period", True))
     return DeletionRequestQueue(stack, "Queue", workflow=workflow, **props_)
 
 
@@ -281,7 +282,7 @@ def test_invalid_props_are_listed_at_once(make_app):
                                              NEWS.replace("news", "other")],
                allowed=[SHOP, NEWS], request_prefix="requests/", batch_interval=Duration.seconds(30),
                max_batch_bytes=200 * 1024 * 1024, max_attempts=0, pending_job_limit=0,
-               open_request_deadline=Duration.minutes(5))
+               open_request_deadline=Duration.minutes(5), workflow_quiet_period=False)
     problems = raised.value.problems
     assert problems == [
         "request_prefix 'requests/' must lie under the workflow's deletion_prefix 'deletions/' (its lifecycle rule "
@@ -291,6 +292,9 @@ def test_invalid_props_are_listed_at_once(make_app):
         "ARN: arn:aws:personalize:REGION:ACCOUNT:dataset-group/NAME (no wildcards)",
         "dataset_group_arns: arn:aws:personalize:us-east-1:123456789012:dataset-group/other is not allowed by the "
         "workflow's dataset_group_arns",
+        "quiet_period_enabled (default True) needs a workflow with the quiet period: create it with "
+        "DataDeletionWorkflow(quiet_period_enabled=True), or give the queue quiet_period_enabled=False "
+        "to run deletions while trainings or imports may run",
         "batch_interval must be at least 1 minute",
         "max_batch_bytes must be between 1 and 104857600 (Personalize's limit)",
         "max_attempts must be at least 1",
@@ -312,3 +316,13 @@ def test_prefixes_must_not_overlap_each_other_or_an_upload_trigger(make_app):
     ]
     with pytest.raises(PropsError, match="must name at least one dataset group"):
         _queue(make_app, dataset_group_arns=[])
+
+
+def test_the_quiet_period_is_on_by_default_and_opting_out_is_explicit(make_app):
+    from cdk_ml_data_jobs import PropsError
+
+    assert _queue(make_app, dataset_group_arns=[SHOP]).quiet_period_enabled is True
+    with pytest.raises(PropsError, match="quiet_period_enabled \\(default True\\) needs a workflow"):
+        _queue(make_app, dataset_group_arns=[SHOP], workflow_quiet_period=False)
+    opted_out = _queue(make_app, dataset_group_arns=[SHOP], workflow_quiet_period=False, quiet_period_enabled=False)
+    assert opted_out.quiet_period_enabled is False and opted_out.workflow.quiet_period_enabled is False

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from jobkit import csv_rules, requests
@@ -132,8 +134,52 @@ def test_the_record_has_exactly_the_documented_fields():
     assert record["object"] == {"bucket": "b", "key": "deletions/requests/r1.csv", "versionId": "v1"}
     assert [t["datasetGroupArn"] for t in record["targets"]] == [NEWS, SHOP]  # sorted, stable
     assert set(record["targets"][1]) == {"datasetGroupArn", "status", "batchId", "dataDeletionJobArn", "attempts",
-                                         "completedAt"}
+                                         "completedAt", "quietPeriod", "dataDeletionJobArns", "followThrough",
+                                         "solutionVersionArns", "campaignArns", "modelsRetrainedAt"}
     assert record["targets"][0]["deferredReason"] == "quota"
+    assert {k: record["targets"][1][k] for k in requests.MODEL_FIELDS} == requests.MODEL_FIELDS  # unknown yet
+
+
+QUIET = {"timeoutSeconds": 21600, "checks": 2, "waitedSeconds": 600, "startedAt": "2026-12-01T00:00:00Z",
+         "endedAt": "2026-12-01T00:10:00Z",
+         "waitedFor": [{"type": "solutionVersion", "arn": "arn:aws:personalize:us-east-1:1:solution/recs/v1",
+                        "status": "CREATE IN_PROGRESS"}]}
+
+
+def test_a_completed_target_carries_the_quiet_period_jobs_trainings_and_campaigns():
+    facts = {"deletionStatus": "COMPLETED", "quietPeriod": QUIET, "dataDeletionJobArns": ["arn:job", "arn:job-again"],
+             "followThrough": {"status": "COMPLETED"}, "solutionVersionArns": ["arn:sv"], "campaignArns": ["arn:c"],
+             "modelsRetrainedAt": "2026-12-02T00:00:00Z"}
+    target = _target(SHOP, status="COMPLETED", dataDeletionJobArn="arn:job", modelFacts=json.dumps(facts))
+    entry = requests.render_record(_request(status="COMPLETED"), [target])["targets"][0]
+    assert {k: entry[k] for k in facts} == facts
+    assert "modelFacts" not in entry and "busyWith" not in entry
+
+
+def test_a_completed_target_without_facts_lists_its_one_job():
+    target = _target(SHOP, status="COMPLETED", dataDeletionJobArn="arn:job")
+    assert requests.render_record(_request(), [target])["targets"][0]["dataDeletionJobArns"] == ["arn:job"]
+
+
+def test_a_busy_target_says_what_the_group_ran_and_a_failed_follow_through_keeps_the_deletion_completed():
+    busy = {"busyWith": QUIET["waitedFor"], "waitedSeconds": 21600, "quietPeriodTimeoutSeconds": 21600}
+    queued = _target(SHOP, deferredReason="DatasetGroupBusy: ...", modelFacts=json.dumps(busy))
+    failed_facts = {"deletionStatus": "COMPLETED", "quietPeriod": QUIET, "dataDeletionJobArns": ["arn:job"],
+                    "followThrough": {"status": "FAILED", "stage": "TRAINING", "resourceArn": "arn:sv",
+                                      "resourceStatus": "CREATE FAILED", "reason": "out of memory"},
+                    "solutionVersionArns": ["arn:sv"], "campaignArns": [], "modelsRetrainedAt": None}
+    failed = _target(NEWS, status="FAILED", lastFailureReason="ModelRetrainingFailed: ...",
+                     modelFacts=json.dumps(failed_facts))
+    news, shop = requests.render_record(_request(status="FAILED", reason="r"), [queued, failed])["targets"]
+    assert shop["busyWith"] == QUIET["waitedFor"] and shop["waitedSeconds"] == 21600
+    assert shop["status"] == "QUEUED" and shop["attempts"] == 0 and shop["dataDeletionJobArns"] == []
+    assert news["status"] == "FAILED" and news["deletionStatus"] == "COMPLETED"
+    assert news["followThrough"]["status"] == "FAILED" and news["followThrough"]["reason"] == "out of memory"
+
+
+def test_a_broken_facts_attribute_renders_the_defaults():
+    entry = requests.render_record(_request(), [_target(SHOP, modelFacts="{not json")])["targets"][0]
+    assert {k: entry[k] for k in requests.MODEL_FIELDS} == requests.MODEL_FIELDS
 
 
 def test_the_record_gives_a_reason_only_when_rejected_or_failed():

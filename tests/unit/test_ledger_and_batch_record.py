@@ -199,7 +199,7 @@ def _described(status, **extra):
 
 def test_a_completed_deletion_needs_no_second_look(ledger_env, sfn):
     succeeded = {"status": "SUCCEEDED", "output": {"status": "COMPLETED", "dataDeletionJobArn": "arn:job"}}
-    assert batch_record.outcome(succeeded, "b1-shop-0001") == (True, "arn:job", None)
+    assert batch_record.outcome(succeeded, "b1-shop-0001")[:3] == (True, "arn:job", None)
 
 
 def test_a_failed_job_gives_personalizes_failure_reason(ledger_env, sfn):
@@ -209,7 +209,7 @@ def test_a_failed_job_gives_personalizes_failure_reason(ledger_env, sfn):
 
     found = batch_record.outcome({"Error": "States.TaskFailed", "Cause": "{}"}, "b1-shop-0001")
 
-    assert found == (False, "arn:job", "Training ran during deletion")
+    assert found[:3] == (False, "arn:job", "Training ran during deletion")
 
 
 def test_an_execution_a_redriven_run_already_started_is_adopted(ledger_env, sfn):
@@ -219,7 +219,7 @@ def test_an_execution_a_redriven_run_already_started_is_adopted(ledger_env, sfn)
     found = batch_record.outcome({"Error": "StepFunctions.ExecutionAlreadyExistsException", "Cause": "exists"},
                                  "b1-shop-0001")
 
-    assert found == (True, "arn:job", None)
+    assert found[:3] == (True, "arn:job", None)
 
 
 def test_a_still_running_execution_is_retried_later(ledger_env, sfn):
@@ -233,4 +233,80 @@ def test_a_deletion_that_never_started_fails_with_the_tasks_error(ledger_env, sf
                          expected_params={"executionArn": EXECUTION})
     found = batch_record.outcome({"Error": "StepFunctions.AccessDeniedException", "Cause": "not allowed"},
                                  "b1-shop-0001")
-    assert found == (False, None, "StepFunctions.AccessDeniedException: not allowed")
+    assert found[:3] == (False, None, "StepFunctions.AccessDeniedException: not allowed")
+
+
+# --------------------------------------------------------------------------- the quiet period and follow-through
+
+
+BUSY_WITH = [{"type": "solutionVersion", "arn": "arn:aws:personalize:us-east-1:123456789012:solution/recs/v1",
+              "status": "CREATE IN_PROGRESS"}]
+
+
+def test_a_busy_group_requeues_without_counting_an_attempt_and_says_what_ran(ledger_env, clock):
+    queue_request(ledger_env, "R1")
+    [target] = ledger.claim(list(ledger.queued_targets(SHOP)), "b1", "b1/shop/0001")
+    facts = {"busyWith": BUSY_WITH, "waitedSeconds": 21600, "quietPeriodTimeoutSeconds": 21600}
+    status = ledger.finish(target, "b1/shop/0001", succeeded=False, job_arn=None, reason="DatasetGroupBusy: x",
+                           max_attempts=1, kind=ledger.OUTCOME_BUSY, facts=facts)
+    assert status == "QUEUED"  # even with max_attempts 1
+    _, [target] = ledger.items_of("R1")
+    assert (target["status"], target["attempts"], target["deferredReason"]) == ("QUEUED", 0, "DatasetGroupBusy: x")
+    assert target[LEDGER_QUEUED_GROUP] == SHOP and LEDGER_CLAIMED_PART not in target
+    assert json.loads(target[ledger.MODEL_FACTS]) == facts
+    record = ledger.refresh("R1").record
+    assert record["status"] == "QUEUED" and record["targets"][0]["busyWith"] == BUSY_WITH
+    # the next claim starts clean
+    [target] = ledger.claim(list(ledger.queued_targets(SHOP)), "b2", "b2/shop/0001")
+    _, [target] = ledger.items_of("R1")
+    assert ledger.MODEL_FACTS not in target and "deferredReason" not in target
+
+
+def test_a_failed_follow_through_fails_the_target_at_once_with_the_deletion_completed(ledger_env, clock):
+    queue_request(ledger_env, "R1")
+    [target] = ledger.claim(list(ledger.queued_targets(SHOP)), "b1", "b1/shop/0001")
+    facts = {"deletionStatus": "COMPLETED", "dataDeletionJobArns": ["arn:job"],
+             "followThrough": {"status": "FAILED", "stage": "TRAINING", "reason": "bad data"}}
+    status = ledger.finish(target, "b1/shop/0001", succeeded=False, job_arn="arn:job",
+                           reason="ModelRetrainingFailed: ...", max_attempts=3,
+                           kind=ledger.OUTCOME_FOLLOW_THROUGH_FAILED, facts=facts)
+    assert status == "FAILED"
+    record = ledger.refresh("R1").record
+    [entry] = record["targets"]
+    assert record["status"] == "FAILED" and entry["status"] == "FAILED" and entry["deletionStatus"] == "COMPLETED"
+    assert entry["followThrough"]["reason"] == "bad data" and entry["attempts"] == 0
+    assert "ModelRetrainingFailed" in record["reason"]
+
+
+def test_the_outcome_reads_the_workflows_models_facts(ledger_env, sfn):
+    output = {"status": "COMPLETED", "dataDeletionJobArn": "arn:job", "dataDeletionJobArns": ["arn:job", "arn:again"],
+              "quietPeriod": {"checks": 1}, "followThrough": {"status": "COMPLETED"}, "solutionVersionArns": ["arn:sv"],
+              "campaignArns": ["arn:c"], "modelsRetrainedAt": "2026-12-02T00:00:00Z", "numDeleted": 3}
+    found = batch_record.outcome({"status": "SUCCEEDED", "output": output}, "b1-shop-0001")
+    assert found.kind == ledger.OUTCOME_COMPLETED and found.succeeded
+    assert found.facts == {"deletionStatus": "COMPLETED", "quietPeriod": {"checks": 1},
+                           "dataDeletionJobArns": ["arn:job", "arn:again"], "followThrough": {"status": "COMPLETED"},
+                           "solutionVersionArns": ["arn:sv"], "campaignArns": ["arn:c"],
+                           "modelsRetrainedAt": "2026-12-02T00:00:00Z"}
+
+
+def test_the_outcome_of_a_busy_group_and_of_a_failed_training(ledger_env, sfn):
+    busy = json.dumps({"datasetGroupArn": SHOP, "busyWith": BUSY_WITH, "waitedSeconds": 21650,
+                       "quietPeriodTimeoutSeconds": 21600, "dataDeletionJobArns": [], "message": "busy"})
+    sfn.add_response("describe_execution", _described("FAILED", error="DatasetGroupBusy", cause=busy),
+                     {"executionArn": EXECUTION})
+    found = batch_record.outcome({"Error": "States.TaskFailed", "Cause": "{}"}, "b1-shop-0001")
+    assert (found.kind, found.succeeded, found.job_arn) == (ledger.OUTCOME_BUSY, False, None)
+    assert BUSY_WITH[0]["arn"] in found.reason and "CREATE IN_PROGRESS" in found.reason
+    assert found.facts["busyWith"] == BUSY_WITH
+
+    failed = json.dumps({"deletionStatus": "COMPLETED", "dataDeletionJobArns": ["arn:job"], "quietPeriod": None,
+                         "followThrough": {"status": "FAILED", "stage": "TRAINING", "resourceArn": "arn:sv",
+                                           "resourceStatus": "CREATE FAILED", "reason": "bad data"},
+                         "solutionVersionArns": ["arn:sv"], "campaignArns": [], "modelsRetrainedAt": None})
+    sfn.add_response("describe_execution", _described("FAILED", error="ModelRetrainingFailed", cause=failed),
+                     {"executionArn": EXECUTION})
+    found = batch_record.outcome({"Error": "States.TaskFailed", "Cause": "{}"}, "b1-shop-0001")
+    assert (found.kind, found.job_arn) == (ledger.OUTCOME_FOLLOW_THROUGH_FAILED, "arn:job")
+    assert found.reason.startswith("ModelRetrainingFailed: the data deletion COMPLETED") and "bad data" in found.reason
+    assert found.facts["deletionStatus"] == "COMPLETED" and found.facts["followThrough"]["stage"] == "TRAINING"

@@ -74,7 +74,7 @@ def backend(cli_template) -> Iterator[LocalWorkflows]:
 
 
 @pytest.fixture
-def local(backend: LocalWorkflows, local_template, optional_iam_simulator) -> Iterator[LocalWorkflows]:
+def local(backend: LocalWorkflows, cli_template, optional_iam_simulator) -> Iterator[LocalWorkflows]:
     """The tier's harness, reset for this test: empty data bucket, short default jobs, no recorded calls;
     afterwards, the AWS calls the test's handlers made are evaluated with the IAM simulator (tests/iam).
 
@@ -96,7 +96,7 @@ def local(backend: LocalWorkflows, local_template, optional_iam_simulator) -> It
     assert backend.personalize.violations == [], "a request broke the Personalize service model"
     assert backend.cleanroomsml.violations == [], "a request broke the Clean Rooms ML service model"
     if optional_iam_simulator is not None:
-        decisions = evaluate_recording(optional_iam_simulator, local_template, backend)
+        decisions = evaluate_recording(optional_iam_simulator, cli_template, backend)
         assert failures(decisions) == [], failure_report(decisions)
 
 

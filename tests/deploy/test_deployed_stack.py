@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.local_deploy import (DATASET_GROUP, ROOT, SAMPLE_USER_IDS, STACK_NAME, run_deletion, run_export,
-                                        settle, stack_leftovers)
+from tests.harness.local_deploy import (CAMPAIGN, DATASET_GROUP, LOCAL_INVALID_REQUEST, LOCAL_REQUESTS,
+                                        NEWS_DATASET_GROUP, ROOT, SAMPLE_USER_IDS, SOLUTION, STACK_NAME,
+                                        batch_problems, batch_report, run_batch, run_deletion, run_export, settle,
+                                        stack_leftovers)
 from tests.harness.server import HOST
 
 
@@ -114,7 +116,8 @@ def test_stack_is_created_with_its_outputs(deployment):
     assert stack["StackStatus"] == "CREATE_COMPLETE"
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
     for key in ("DataBucketName", "DeletionPrefix", "DataAccessRoleArn", "DataDeletionStateMachineArn",
-                "AudienceExportStateMachineArn"):
+                "AudienceExportStateMachineArn", "RequestPrefix", "RequestRecordPrefix", "RequestLedgerTableName",
+                "RequestBatchStateMachineArn"):
         assert outputs[key] == deployment.outputs[key]
     assert outputs["DeletionPrefix"] == "deletions/"
 
@@ -153,7 +156,9 @@ def test_state_machines_invoke_deployed_python_functions(deployment, key):
     assert {"Validate", "Launch", "WaitForJob", "CheckJob", "Decide"} <= set(definition["States"])
     lambda_client = deployment.emulator.client("lambda")
     tasks = [s for s in definition["States"].values() if s["Type"] == "Task"]
-    assert len(tasks) == 3
+    # the deletion workflow is deployed with the quiet period and retraining (the queue requires the quiet
+    # period): LaunchAgain and FollowThrough are tasks too
+    assert len(tasks) == (5 if key == "DataDeletionStateMachineArn" else 3)
     for task in tasks:
         function = lambda_client.get_function(FunctionName=task["Resource"])["Configuration"]
         assert function["Runtime"].startswith("python3.")
@@ -236,6 +241,52 @@ def test_export_that_ends_create_failed(deployment):
     assert "does not allow" in cause["message"]
 
 
+# ---- the deletion request queue (the sample app with -c requestQueueDatasetGroupArns, quietPeriod, retrain...) --
+def test_the_queue_is_deployed_with_its_ledger_schedule_and_batch_state_machine(deployment):
+    emulator, outputs = deployment.emulator, deployment.outputs
+    assert outputs["RequestPrefix"] == "deletions/requests/"
+    assert outputs["RequestRecordPrefix"] == "audit/deletion-requests/"
+    table = emulator.client("dynamodb").describe_table(TableName=outputs["RequestLedgerTableName"])["Table"]
+    assert [k["AttributeName"] for k in table["KeySchema"]] == ["pk", "sk"]
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert sorted(i["IndexName"] for i in table["GlobalSecondaryIndexes"]) == ["claimed", "open", "queued"]
+    machine = emulator.client("stepfunctions").describe_state_machine(
+        stateMachineArn=outputs["RequestBatchStateMachineArn"])
+    assert "states:startExecution.sync:2" in machine["definition"]
+    scheduler = emulator.client("scheduler")
+    [summary] = scheduler.list_schedules()["Schedules"]
+    schedule = scheduler.get_schedule(Name=summary["Name"], GroupName=summary.get("GroupName") or "default")
+    assert schedule["ScheduleExpression"] == "rate(1 day)" and schedule["State"] == "ENABLED"
+    assert schedule["Target"]["Arn"] == outputs["RequestBatchStateMachineArn"]
+    assert json.loads(schedule["Target"]["Input"]) == {}
+
+
+def test_one_batch_across_two_dataset_groups_goes_through_quiet_period_deletion_retraining_and_campaign(deployment):
+    progress: list[str] = []
+    batch = run_batch(deployment.emulator, deployment.outputs, say=progress.append)
+    assert batch_problems(batch) == [], batch_report(batch)
+    groups = {g["datasetGroupArn"]: g for g in batch.execution.output["datasetGroups"]}
+    assert set(groups) == {DATASET_GROUP, NEWS_DATASET_GROUP} and batch.execution.output["deferred"] == []
+    assert all(g["status"] == "COMPLETED" and g["requests"] == len(LOCAL_REQUESTS) for g in groups.values())
+    assert batch.records[LOCAL_INVALID_REQUEST]["reason"].endswith("must start with the header line USER_ID (its "
+                                                                   "first line is 6 characters of something else)")
+    for request_id, ids in LOCAL_REQUESTS.items():
+        record = batch.records[request_id]
+        assert record["status"] == "COMPLETED" and record["userIds"] == len(ids)
+        targets = {t["datasetGroupArn"]: t for t in record["targets"]}
+        shop, news = targets[DATASET_GROUP], targets[NEWS_DATASET_GROUP]
+        assert shop["dataDeletionJobArns"] == groups[DATASET_GROUP]["dataDeletionJobArns"]
+        assert [w["arn"] for w in shop["quietPeriod"]["waitedFor"]] == [batch.training_arn]
+        assert shop["quietPeriod"]["waitedSeconds"] >= 30 * 60  # the training ran 30 minutes
+        assert shop["followThrough"] == {"status": "COMPLETED"} and shop["campaignArns"] == [CAMPAIGN]
+        [version] = shop["solutionVersionArns"]
+        assert version.startswith(SOLUTION + "/") and version != batch.training_arn and shop["modelsRetrainedAt"]
+        assert news["followThrough"] == {"status": "NOT_CONFIGURED"} and news["quietPeriod"]["waitedFor"] == []
+    printed = json.dumps([batch.records, batch.execution.output, progress]) + batch_report(batch)
+    assert not [uid for ids in LOCAL_REQUESTS.values() for uid in ids if uid in printed]
+    assert "local-user-0901" not in printed
+
+
 def test_unnamed_executions_get_distinct_names(deployment):
     sfn = deployment.emulator.client("stepfunctions")
     machine = deployment.outputs["DataDeletionStateMachineArn"]
@@ -282,7 +333,10 @@ def test_every_aws_call_the_deployed_code_made_is_allowed_by_the_deployed_polici
     handlers = {k for k, r in policies.of_type("AWS::Lambda::Function").items()
                 if str(r["Properties"].get("Runtime", "")).startswith("python")}
     evaluated = {d.request.source.split(" ", 1)[0] for d in decisions if d.request.kind == "call"}
-    assert handlers <= evaluated, f"deployed functions whose calls were not evaluated: {handlers - evaluated}"
+    # the batch run's Summarize function is pure (lambda/batch_summary.py calls no service): it only has to have run
+    pure = {k for k in handlers if k.startswith("DeletionRequestsSummaryFunction")}
+    assert len(pure) == 1 and any(next(iter(pure)) in i.function for i in invocations)  # deployed names hold the id
+    assert handlers - pure <= evaluated, f"deployed functions whose calls were not evaluated: {handlers - evaluated}"
     assert {c.params["Bucket"] for c in calls if c.service == "s3"} == {deployment.outputs["DataBucketName"]}
     assert len(decisions) > 40
     assert SAMPLE_USER_IDS[0] not in json.dumps([c.__dict__ for c in calls])

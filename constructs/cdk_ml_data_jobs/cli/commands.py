@@ -22,6 +22,7 @@ from .._contract import (
     DATA_DELETION,
     DEFAULT_AUDIT_PREFIX,
     LEDGER_REQUEST_ITEM,
+    LEDGER_TARGET_PREFIX,
     REQUEST_COMPLETED,
     REQUEST_FAILED,
     REQUEST_ID_METADATA,
@@ -492,13 +493,14 @@ def _requests(aws: Aws, queue: RequestQueue, status: Optional[str], since: Optio
     from boto3.dynamodb.types import TypeDeserializer
 
     queue.need("table")
-    conditions, values, names = ["sk = :request"], {":request": {"S": LEDGER_REQUEST_ITEM}}, {}
+    conditions, values, names = ["(sk = :request OR begins_with(sk, :target))"], {
+        ":request": {"S": LEDGER_REQUEST_ITEM}, ":target": {"S": LEDGER_TARGET_PREFIX}}, {}
     if status:
-        conditions.append("#s = :status")
+        conditions.append("(#s = :status OR begins_with(sk, :target))")
         values[":status"] = {"S": status}
         names["#s"] = "status"
     if since:
-        conditions.append("receivedAt >= :since")
+        conditions.append("(receivedAt >= :since OR begins_with(sk, :target))")
         values[":since"] = {"S": since}
     kwargs: dict[str, Any] = {"TableName": queue.table, "FilterExpression": " AND ".join(conditions),
                               "ExpressionAttributeValues": values}
@@ -510,12 +512,35 @@ def _requests(aws: Aws, queue: RequestQueue, status: Optional[str], since: Optio
         for page in aws.client("dynamodb").get_paginator("scan").paginate(**kwargs):
             for item in page.get("Items", []):
                 found.append({k: deserialize(v) for k, v in item.items()})
+    waiting: dict[str, list[str]] = {}
+    for item in found:
+        if item["sk"] != LEDGER_REQUEST_ITEM:
+            note = _target_note(item)
+            if note:
+                waiting.setdefault(item["pk"], []).append(note)
     rows = [{
         "requestId": item["requestId"], "status": item["status"], "receivedAt": item["receivedAt"],
         "completedAt": item.get("completedAt"), "userIds": int(item["userIds"]) if "userIds" in item else None,
-        "reason": item.get("reason"), "key": item.get("key"),
-    } for item in found]
+        "reason": item.get("reason"), "key": item.get("key"), "targetNotes": sorted(waiting.get(item["pk"], [])),
+    } for item in found if item["sk"] == LEDGER_REQUEST_ITEM]
     return sorted(rows, key=lambda r: (r["receivedAt"], r["requestId"]))
+
+
+def _target_note(item: dict[str, Any]) -> Optional[str]:
+    """Why a target is not done: deferred (the quota, or a busy dataset group: what it ran), or its deletion
+    COMPLETED but its follow-through FAILED."""
+    group = str(item.get("datasetGroupArn", ""))
+    try:
+        facts = json.loads(item.get("modelFacts") or "{}")
+    except ValueError:
+        facts = {}
+    follow = facts.get("followThrough") if isinstance(facts, dict) else None
+    if isinstance(follow, dict) and follow.get("status") == REQUEST_FAILED:
+        return (f"{group}: deletion {facts.get('deletionStatus')}, follow-through FAILED at {follow.get('stage')}: "
+                f"{follow.get('reason')}")
+    if item.get("status") == REQUEST_OPEN_STATUSES[0] and item.get("deferredReason"):
+        return f"{group}: {item['deferredReason']}"
+    return None
 
 
 @cli.group("requests", epilog=EXIT_CODES_HELP)
@@ -602,8 +627,39 @@ def request_status(ctx: click.Context, reporter: Reporter, aws: Aws, request_id:
             for field in ("batchId", "dataDeletionJobArn", "completedAt", "deferredReason", "lastFailureReason"):
                 if target.get(field):
                     reporter.line((f"    {field:<20}", "dim"), str(target[field]))
+            for field, value in _model_lines(target):
+                reporter.line((f"    {field:<20}", "dim"), value)
     return {REQUEST_REJECTED: exitcodes.BAD_INPUT, REQUEST_FAILED: exitcodes.JOB_FAILED}.get(
         record["status"], exitcodes.OK)
+
+
+def _model_lines(target: dict[str, Any]) -> list[tuple[str, str]]:
+    """What a target's record says about the models: the deletion's own status, its jobs, the quiet period (what
+    it waited for), what a busy group ran, the follow-through, the trainings and campaigns (ARNs only)."""
+    lines: list[tuple[str, str]] = []
+    if target.get("deletionStatus"):
+        lines.append(("deletionStatus", str(target["deletionStatus"])))
+    jobs = target.get("dataDeletionJobArns") or []
+    if len(jobs) > 1 or (jobs and jobs[0] != target.get("dataDeletionJobArn")):
+        lines += [("dataDeletionJobArns", ", ".join(jobs))]
+    quiet = target.get("quietPeriod") or {}
+    if quiet:
+        waited = "; ".join(f"{w.get('type')} {w.get('arn')} {w.get('status')}" for w in quiet.get("waitedFor") or [])
+        lines.append(("quietPeriod", f"waited {quiet.get('waitedSeconds')} s in {quiet.get('checks')} checks"
+                      + (f" for {waited}" if waited else "")))
+    for busy in target.get("busyWith") or []:
+        lines.append(("busyWith", f"{busy.get('type')} {busy.get('arn')} {busy.get('status')}"))
+    follow = target.get("followThrough") or {}
+    if follow:
+        detail = (f" at {follow.get('stage')}: {follow.get('reason')}" if follow.get("status") == REQUEST_FAILED
+                  else "")
+        lines.append(("followThrough", f"{follow.get('status')}{detail}"))
+    for field in ("solutionVersionArns", "campaignArns"):
+        if target.get(field):
+            lines.append((field, ", ".join(target[field])))
+    if target.get("modelsRetrainedAt"):
+        lines.append(("modelsRetrainedAt", str(target["modelsRetrainedAt"])))
+    return lines
 
 
 @requests_group.command("list", epilog=EXIT_CODES_HELP)
@@ -645,9 +701,9 @@ def report_requests(ctx: click.Context, reporter: Reporter, aws: Aws, since: str
     if as_csv and not reporter.as_json:
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=["requestId", "status", "receivedAt", "completedAt", "userIds",
-                                                    "reason", "key"], lineterminator="\n")
+                                                    "reason", "key", "targetNotes"], lineterminator="\n")
         writer.writeheader()
-        writer.writerows(not_completed)
+        writer.writerows([{**r, "targetNotes": "; ".join(r["targetNotes"])} for r in not_completed])
         click.echo(buffer.getvalue(), nl=False)
         return exitcodes.OK
     reporter.line(("Requests since ", "bold"), f"{_since(since)}: {len(rows)}")
@@ -702,3 +758,5 @@ def _table(reporter: Reporter, rows: list[dict[str, Any]], empty: str = "No requ
         reporter.line("  ".join(v.ljust(w) for v, w in zip(cell, widths)).rstrip())
         if row.get("reason") and row["status"] in (REQUEST_REJECTED, REQUEST_FAILED):
             reporter.line(("  " + row["reason"], "dim"))
+        for note in row.get("targetNotes") or []:
+            reporter.line(("  " + note, "dim"))

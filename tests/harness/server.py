@@ -400,6 +400,25 @@ def install_cloudformation_gaps() -> list[str]:
             "AWS::Lambda::Function architectures, tracing, ephemeral storage"]
 
 
+class _NamedWithArn:
+    """What the resources created through a service's own backend share: a name (the ``Ref``) and an ``Arn``
+    (the only ``GetAtt``). A plain mixin, so moto's model registry never sees it as a resource type."""
+
+    def __init__(self, name: str, arn: str) -> None:
+        self.name, self.arn = name, arn
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.name
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "Arn"
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        return self.arn
+
+
 def _alarm_model() -> type:
     """``AWS::CloudWatch::Alarm`` through CloudWatch's own backend (moto's model metaclass registers
     the class when it is defined)."""
@@ -409,15 +428,8 @@ def _alarm_model() -> type:
         return [str(v) for v in values or []]
 
     # moto's model metaclass files each class under the service named in its module path
-    class _Alarm(CloudFormationModel):
+    class _Alarm(_NamedWithArn, CloudFormationModel):
         __module__ = "moto.cloudwatch.local_emulator"
-
-        def __init__(self, name: str, arn: str) -> None:
-            self.name, self.arn = name, arn
-
-        @property
-        def physical_resource_id(self) -> str:
-            return self.name
 
         @staticmethod
         def cloudformation_name_type() -> str:
@@ -426,13 +438,6 @@ def _alarm_model() -> type:
         @staticmethod
         def cloudformation_type() -> str:
             return "AWS::CloudWatch::Alarm"
-
-        @classmethod
-        def has_cfn_attr(cls, attr: str) -> bool:
-            return attr == "Arn"
-
-        def get_cfn_attribute(self, attribute_name: str) -> Any:
-            return self.arn
 
         @classmethod
         def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any, account_id: str,
@@ -467,15 +472,12 @@ def _schedule_model() -> type:
     """``AWS::Scheduler::Schedule`` through moto's Scheduler backend (recorded, never fired)."""
     from moto.core.common_models import CloudFormationModel
 
-    class _Schedule(CloudFormationModel):
+    class _Schedule(_NamedWithArn, CloudFormationModel):
         __module__ = "moto.scheduler.local_emulator"
 
         def __init__(self, name: str, group: str, arn: str) -> None:
-            self.name, self.group, self.arn = name, group, arn
-
-        @property
-        def physical_resource_id(self) -> str:
-            return self.name
+            super().__init__(name, arn)
+            self.group = group
 
         @staticmethod
         def cloudformation_name_type() -> str:
@@ -484,13 +486,6 @@ def _schedule_model() -> type:
         @staticmethod
         def cloudformation_type() -> str:
             return "AWS::Scheduler::Schedule"
-
-        @classmethod
-        def has_cfn_attr(cls, attr: str) -> bool:
-            return attr == "Arn"
-
-        def get_cfn_attribute(self, attribute_name: str) -> Any:
-            return self.arn
 
         @classmethod
         def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any, account_id: str,
@@ -927,7 +922,9 @@ class EmulatorServer:
             return functions.invoke(backend.get_function(function_name, qualifier), body, response_headers)
 
         LambdaSimpleBackend.invoke = invoke
-        # the queue's startExecution.sync:2 (optimised integrations) and side-by-side executions, as in local.py
+        # the queue's startExecution.sync:2 (optimised integrations) and side-by-side executions, as in local.py.
+        # StartExecution waits for the invocation in progress: a deployed handler that called StartExecution itself
+        # (the upload trigger, not deployed by make local) would wait for itself over HTTP.
         self._fixes = contextlib.ExitStack()
         self._fixes.enter_context(moto_fixes.service_integrations())
         self._fixes.enter_context(moto_fixes.under_invocation_lock(self.functions.lock))

@@ -56,7 +56,9 @@ QUEUE_GROUPS = (GROUP, "arn:aws:personalize:us-east-1:123456789012:dataset-group
 @pytest.fixture(scope="package")
 def cli_template(local_sample_template) -> dict[str, Any]:
     """The sample app with ``-c requestQueueDatasetGroupArns=<shop>,<news>``."""
-    return local_sample_template(requestQueueDatasetGroupArns=",".join(QUEUE_GROUPS))
+    # the queue opts out of the quiet period here (-c quietPeriod=false): the delete-users transcript is the README's
+    # example of the default workflow; the deploy tier runs `requests status/report` with it on
+    return local_sample_template(requestQueueDatasetGroupArns=",".join(QUEUE_GROUPS), quietPeriod="false")
 
 
 @pytest.fixture(scope="package")

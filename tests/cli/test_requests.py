@@ -115,29 +115,3 @@ def test_an_unknown_request_or_queue_is_a_usage_error(queue, cli):
     assert unnamed.exit_code == 4 and "ledger" in unnamed.output
     assert cli("requests", "list", "--stack", STACK, "--since", "yesterday").exit_code == 4
 
-
-def test_status_and_report_say_what_a_busy_dataset_group_ran(queue, cli, write_csv):
-    from tests.harness.fakes import JobPlan
-
-    group = QUEUE_GROUPS[0]
-    solution = queue.personalize.add_solution(group, "cli-recs")
-    training = queue.personalize.add_solution_version(solution, plan=JobPlan(duration=10 * 3600), name="long")
-    path = write_csv(["USER_ID", *USER_IDS])
-    queue.deliver(cli("requests", "submit", "--stack", STACK, "--csv", path, "--request-id", "BUSY-1",
-                      "--json").json()["upload"]["key"])
-
-    ran = cli("requests", "run-batch", "--stack", STACK, "--follow", *POLL, "--json")
-
-    assert ran.exit_code == 0, ran.output
-    statuses = {g["datasetGroupArn"]: g["status"] for g in ran.json()["execution"]["output"]["datasetGroups"]}
-    assert statuses[group] == "BUSY"
-    shown = cli("requests", "status", "BUSY-1", "--stack", STACK)
-    assert shown.exit_code == 0, shown.output
-    assert f"busyWith            solutionVersion {training} CREATE IN_PROGRESS" in shown.stdout
-    assert "deferredReason" in shown.stdout and "followThrough       NOT_CONFIGURED" in shown.stdout
-    report = cli("requests", "report", "--stack", STACK, "--since", "2026-01-01", "--json").json()["report"]
-    [row] = report["notCompleted"]
-    assert row["status"] == "QUEUED" and row["targetNotes"][0].startswith(f"{group}: DatasetGroupBusy")
-    text = cli("requests", "report", "--stack", STACK, "--since", "2026-01-01").stdout
-    assert training in text
-    assert not [uid for uid in USER_IDS if uid in shown.stdout + text + ran.output]

@@ -4,11 +4,14 @@ Scope
     What ``make local`` does, as tests: the emulator (``tests/harness/server.py``: moto's
     server on 127.0.0.1 and a free port, with the deployed state machines executing and the
     deployed Lambda code running in-process) is started once per session; the CLI
-    (``node_modules/.bin/cdk``) synthesizes the sample app with ``-c destroyOnRemoval=true``,
+    (``node_modules/.bin/cdk``) synthesizes the sample app with ``make local``'s context
+    (``tests/harness/local_deploy.LOCAL_CONTEXT``: ``destroyOnRemoval``, the request queue across two
+    dataset groups, the quiet period, the retraining of one solution),
     bootstraps ``aws://123456789012/us-east-1`` and deploys it (``--method=direct``). The tests
     then read the deployed resources back through the emulator's AWS APIs (stack outputs,
     bucket, data access role, functions, both state machines), run one happy and failing
-    executions of each workflow through the deployed state machines (Personalize data deletion
+    executions of each workflow and one request-queue batch (plus the operator CLI's ``requests``
+    commands) through the deployed state machines (Personalize data deletion
     and Clean Rooms ML answered by the same fakes as the end-to-end tier, scripted through the
     emulator's ``/_local/`` endpoint, on the emulator's virtual clock), check the emulator
     listens on loopback only, and finally ``cdk destroy`` the stack and stop the emulator.

@@ -287,6 +287,51 @@ def test_one_batch_across_two_dataset_groups_goes_through_quiet_period_deletion_
     assert "local-user-0901" not in printed
 
 
+def _ml_data_jobs(deployment, *args: str) -> tuple[int, str]:
+    """The operator CLI (``ml-data-jobs``) against the deployed stack, through the emulator's endpoint."""
+    from click.testing import CliRunner
+
+    from cdk_ml_data_jobs.cli.commands import cli
+    from tests.harness.server import isolated_environment
+
+    env = isolated_environment(deployment.emulator.state_dir, deployment.emulator.port)
+    result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+    return result.exit_code, result.stdout
+
+
+def test_requests_status_and_report_show_the_models_and_a_busy_group(deployment):
+    emulator, outputs = deployment.emulator, deployment.outputs
+    code, shown = _ml_data_jobs(deployment, "requests", "status", "LOCAL-REQ-0001", "--stack", STACK_NAME)
+    assert code == 0, shown
+    assert "followThrough       COMPLETED" in shown and f"campaignArns        {CAMPAIGN}" in shown
+    assert "solutionVersionArns " + SOLUTION + "/" in shown and "modelsRetrainedAt" in shown
+    assert "quietPeriod" in shown and "for solutionVersion " + SOLUTION + "/" in shown
+
+    # a training longer than the quiet period (6 h): the next batch leaves the shop group's request QUEUED
+    training = emulator.control("training", {"minutes": 10 * 60})["solutionVersionArn"]
+    key = f"{outputs['RequestPrefix']}local/busy.csv"
+    emulator.client("s3").put_object(Bucket=outputs["DataBucketName"], Key=key, Body=b"USER_ID\nlocal-user-0701\n",
+                                     Metadata={"request-id": "LOCAL-BUSY"})
+    settle(emulator)
+    code, ran = _ml_data_jobs(deployment, "requests", "run-batch", "--stack", STACK_NAME, "--follow",
+                              "--poll-seconds", "0.2", "--json")
+    assert code == 0, ran
+    groups = {g["datasetGroupArn"]: g["status"] for g in json.loads(ran)["execution"]["output"]["datasetGroups"]}
+    assert groups == {DATASET_GROUP: "BUSY", NEWS_DATASET_GROUP: "COMPLETED"}
+    code, shown = _ml_data_jobs(deployment, "requests", "status", "LOCAL-BUSY", "--stack", STACK_NAME)
+    assert code == 0 and f"busyWith            solutionVersion {training} CREATE IN_PROGRESS" in shown, shown
+    code, report = _ml_data_jobs(deployment, "requests", "report", "--stack", STACK_NAME, "--since", "2026-01-01",
+                                 "--json")
+    rows = {r["requestId"]: r for r in json.loads(report)["report"]["notCompleted"]}
+    assert rows["LOCAL-BUSY"]["status"] == "QUEUED"
+    assert rows["LOCAL-BUSY"]["targetNotes"] == [
+        f"{DATASET_GROUP}: " + next(t for t in json.loads(emulator.client("s3").get_object(
+            Bucket=outputs["DataBucketName"], Key=f"{outputs['RequestRecordPrefix']}LOCAL-BUSY.json")["Body"].read()
+        )["targets"] if t["datasetGroupArn"] == DATASET_GROUP)["deferredReason"]]
+    assert training in rows["LOCAL-BUSY"]["targetNotes"][0]
+    assert "local-user-0701" not in shown + report + ran
+
+
 def test_unnamed_executions_get_distinct_names(deployment):
     sfn = deployment.emulator.client("stepfunctions")
     machine = deployment.outputs["DataDeletionStateMachineArn"]

@@ -44,8 +44,9 @@ class ExecutionStillRunning(JobError):
 
 
 class Outcome(NamedTuple):
-    """A part's outcome: ``kind`` is one of :data:`ledger.OUTCOMES`; ``facts`` what the targets copy (the quiet
-    period, the job ARNs, the follow-through; or what the group was busy with), ARNs and statuses only."""
+    """A part's outcome: ``kind`` is one of ``ledger.OUTCOME_*`` (COMPLETED, FAILED, BUSY, FOLLOW_THROUGH_FAILED);
+    ``facts`` what the targets copy (the quiet period, the job ARNs, the follow-through; or what the group was
+    busy with), ARNs and statuses only."""
 
     succeeded: bool
     job_arn: str | None

@@ -82,9 +82,15 @@ bench: $(BIN)/.installed
 wheel: $(BIN)/.installed
 	$(BIN)/python -m pip wheel --no-deps --wheel-dir dist .
 
+# Any dataset groups draw the same batch state machine (its picture shows states, not the groups' ARNs).
+QUEUE_DIAGRAM_GROUPS := arn:aws:personalize:us-east-1:123456789012:dataset-group/shop,arn:aws:personalize:us-east-1:123456789012:dataset-group/news
+
 diagrams: synth
 	@command -v dot >/dev/null || { echo "Graphviz's dot is needed: apt-get install graphviz"; exit 1; }
 	$(BIN)/python -m cdk_ml_data_jobs.diagrams cdk.out/CdkMlDataJobs.template.json docs
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(CDK) synth --quiet --no-notices -o cdk.out.queue \
+		-c requestQueueDatasetGroupArns=$(QUEUE_DIAGRAM_GROUPS)
+	$(BIN)/python -m cdk_ml_data_jobs.diagrams cdk.out.queue/CdkMlDataJobs.template.json docs --queue
 
 clean:
-	rm -rf cdk.out dist build .bench
+	rm -rf cdk.out cdk.out.queue dist build .bench

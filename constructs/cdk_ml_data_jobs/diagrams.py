@@ -1,8 +1,11 @@
 """Draw a synthesized template: its architecture and the graph of each state machine (Graphviz DOT).
 
-Usage: ``python -m cdk_ml_data_jobs.diagrams TEMPLATE.json OUT_DIR`` writes
+Usage: ``python -m cdk_ml_data_jobs.diagrams TEMPLATE.json OUT_DIR [--queue]`` writes
 ``architecture.dot`` and ``<state machine>.dot`` files, and renders each to SVG
 and PNG when Graphviz's ``dot`` is on PATH. Pure standard library otherwise.
+With ``--queue`` (a template with a ``DeletionRequestQueue``): only the batch
+state machine (``deletionrequests-state-machine.dot``) and the request lifecycle
+(``request-lifecycle.dot``, statuses from ``jobkit.contract``).
 """
 
 from __future__ import annotations
@@ -157,38 +160,92 @@ def _condition(choice: dict[str, Any]) -> str:
     return "?"
 
 
-def state_machine_dot(definition: dict[str, Any], title: str) -> str:
-    """The state machine's graph: states, transitions, choices, retries and catches."""
+def _states_dot(states: dict[str, Any], lines: list[str], indent: str = "  ") -> None:
+    """Nodes and edges of ``states``; a Map state's item processor is drawn inside it, as a cluster."""
     shapes = {"Task": ("box", "#FFF3E0"), "Wait": ("hexagon", "#E3F2FD"), "Choice": ("diamond", "#F3E5F5"),
-              "Succeed": ("doublecircle", "#C8E6C9"), "Fail": ("octagon", "#FFCDD2"), "Pass": ("box", "#ECEFF1")}
-    lines = [f"digraph {_quote(title)} {{", f'  label={_quote(title)}; labelloc=t; fontname="Helvetica";',
-             '  node [fontname="Helvetica", fontsize=10, style=filled]; edge [fontname="Helvetica", fontsize=9];',
-             '  start [shape=point, width=0.15];', f"  start -> {_quote(definition['StartAt'])};"]
-    for name, state in definition["States"].items():
+              "Succeed": ("doublecircle", "#C8E6C9"), "Fail": ("octagon", "#FFCDD2"), "Pass": ("box", "#ECEFF1"),
+              "Map": ("box", "#E0F2F1")}
+    for name, state in states.items():
         shape, color = shapes.get(state["Type"], ("box", "#FFFFFF"))
         detail = state["Type"]
         if state["Type"] == "Wait":
             detail = f"wait {state.get('SecondsPath', state.get('Seconds', ''))}".replace("$.", "")
         elif state["Type"] == "Fail":
             detail = state.get("Error") or state.get("ErrorPath", "").replace("$.", "error from ")
-        lines.append(f"  {_quote(name)} [label={_quote(name + chr(10) + detail)}, shape={shape}, "
+        elif state["Type"] == "Map":
+            detail = f"Map over {state.get('ItemsPath', '$').replace('$.', '')}"
+        lines.append(f"{indent}{_quote(name)} [label={_quote(name + chr(10) + detail)}, shape={shape}, "
                      f'fillcolor="{color}"];')
+        processor = state.get("ItemProcessor") or state.get("Iterator")
+        if processor:
+            lines.append(f"{indent}subgraph {_quote('cluster_' + name)} {{")
+            lines.append(f'{indent}  label={_quote("each item of " + name)}; style=dashed; color="#80CBC4";')
+            _states_dot(processor["States"], lines, indent + "  ")
+            lines.append(f"{indent}}}")
+            lines.append(f"{indent}{_quote(name)} -> {_quote(processor['StartAt'])} [label=\"each item\", "
+                         'color="#00897B", fontcolor="#00695C"];')
         if "Next" in state:
-            lines.append(f"  {_quote(name)} -> {_quote(state['Next'])};")
+            lines.append(f"{indent}{_quote(name)} -> {_quote(state['Next'])};")
         for choice in state.get("Choices", []):
-            lines.append(f"  {_quote(name)} -> {_quote(choice['Next'])} [label={_quote(_condition(choice))}];")
+            lines.append(f"{indent}{_quote(name)} -> {_quote(choice['Next'])} [label={_quote(_condition(choice))}];")
         if "Default" in state:
-            lines.append(f"  {_quote(name)} -> {_quote(state['Default'])} [label=\"otherwise\", style=dashed];")
+            lines.append(f"{indent}{_quote(name)} -> {_quote(state['Default'])} [label=\"otherwise\", style=dashed];")
         retries = state.get("Retry", [])
         if retries:
             errors = sum(len(r["ErrorEquals"]) for r in retries)
-            lines.append(f"  {_quote(name)} -> {_quote(name)} [label={_quote(f'retry {errors} transient errors')}, "
+            lines.append(f"{indent}{_quote(name)} -> {_quote(name)} [label={_quote(f'retry {errors} transient errors')}, "
                          'color="#90A4AE", fontcolor="#607D8B"];')
         for catch in state.get("Catch", []):
             errors = catch["ErrorEquals"]
             label = "any error" if errors == ["States.ALL"] else f"{len(errors)} named errors"
-            lines.append(f"  {_quote(name)} -> {_quote(catch['Next'])} [label={_quote(label)}, style=dashed, "
+            lines.append(f"{indent}{_quote(name)} -> {_quote(catch['Next'])} [label={_quote(label)}, style=dashed, "
                          'color="#E57373", fontcolor="#C62828"];')
+
+
+def state_machine_dot(definition: dict[str, Any], title: str) -> str:
+    """The state machine's graph: states, transitions, choices, retries and catches; Map item processors nested."""
+    lines = [f"digraph {_quote(title)} {{", f'  label={_quote(title)}; labelloc=t; fontname="Helvetica";',
+             '  node [fontname="Helvetica", fontsize=10, style=filled]; edge [fontname="Helvetica", fontsize=9];',
+             '  start [shape=point, width=0.15];', f"  start -> {_quote(definition['StartAt'])};"]
+    _states_dot(definition["States"], lines)
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def request_lifecycle() -> list[tuple[str, str, str]]:
+    """The deletion request queue's request lifecycle: (from, to, why), the statuses from ``jobkit.contract``."""
+    from . import _contract as contract
+
+    queued, running = contract.REQUEST_QUEUED, contract.REQUEST_IN_PROGRESS
+    return [
+        ("file created", queued, "intake: pre-flight passed, IDs counted, one transaction"),
+        ("file created", contract.REQUEST_REJECTED, "intake: breaks a rule (the pre-flight's sentence)"),
+        ("file created", "refused", "request ID taken by another object (event; nothing registered)"),
+        (queued, queued, "deferred: pending_job_limit PENDING jobs (deferredReason)"),
+        (queued, running, "a batch run claims it (conditional write)"),
+        (running, queued, "job not COMPLETED, attempts < max_attempts (lastFailureReason)"),
+        (running, contract.REQUEST_COMPLETED, "every dataset group's job COMPLETED"),
+        (running, contract.REQUEST_FAILED, "a target's job failed max_attempts times, or its file is gone"),
+    ]
+
+
+def request_lifecycle_dot() -> str:
+    """The request lifecycle as a graph; every status of ``jobkit.contract.REQUEST_STATUSES`` is a node."""
+    from . import _contract as contract
+
+    colors = {contract.REQUEST_COMPLETED: "#C8E6C9", contract.REQUEST_FAILED: "#FFCDD2",
+              contract.REQUEST_REJECTED: "#FFE0B2"}
+    lines = ['digraph "Deletion request lifecycle" {',
+             '  label="Deletion request lifecycle (DeletionRequestQueue)"; labelloc=t; fontname="Helvetica";',
+             '  node [fontname="Helvetica", fontsize=10, style=filled]; edge [fontname="Helvetica", fontsize=9];',
+             '  "file created" [shape=point, width=0.15];',
+             '  "refused" [shape=note, fillcolor="#ECEFF1", label="refused\n(not a status: nothing registered)"];']
+    for status in contract.REQUEST_STATUSES:
+        terminal = status not in contract.REQUEST_OPEN_STATUSES
+        lines.append(f"  {_quote(status)} [shape={'doubleoctagon' if terminal else 'box'}, "
+                     f'fillcolor="{colors.get(status, "#E3F2FD")}"];')
+    for source, target, why in request_lifecycle():
+        lines.append(f"  {_quote(source)} -> {_quote(target)} [label={_quote(why)}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -208,15 +265,20 @@ def render(dot_file: Path) -> list[Path]:
 
 
 def main(argv: list[str]) -> int:
+    queue_only = "--queue" in argv
+    argv = [a for a in argv if a != "--queue"]
     if len(argv) != 3:
         print(__doc__)
         return 2
     template = json.loads(Path(argv[1]).read_text())
     out = Path(argv[2])
     out.mkdir(parents=True, exist_ok=True)
-    files = {"architecture.dot": architecture_dot(template)}
+    files = {"request-lifecycle.dot": request_lifecycle_dot()} if queue_only else {
+        "architecture.dot": architecture_dot(template)}
     for lid, resource in sorted(template["Resources"].items()):
         if resource["Type"] == "AWS::StepFunctions::StateMachine":
+            if queue_only != (_label(lid, resource).split("/")[0] == "DeletionRequests"):
+                continue
             name = _label(lid, resource).split("/")[0]
             slug = "".join(c if c.isalnum() else "-" for c in name).lower()
             files[f"{slug}-state-machine.dot"] = state_machine_dot(definition_of(resource), name)

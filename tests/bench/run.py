@@ -1,6 +1,7 @@
 """``make bench``: measure polling cost, start-up, asset size, synthesis and test time.
 
-Usage: ``python -m tests.bench.run [--smoke] [--skip-suite] [--forget-only] [--out .bench/report.md]``
+Usage: ``python -m tests.bench.run [--smoke] [--skip-suite] [--forget-only] [--queue-only] [--queue-requests N]
+[--out .bench/report.md]``
 
 1. Polling, side by side, in the same local ASL interpreter the tests use, on a
    virtual clock: this library's deletion and export state machines (as
@@ -11,6 +12,10 @@ Usage: ``python -m tests.bench.run [--smoke] [--skip-suite] [--forget-only] [--o
    interpreters; the zipped code asset's size.
 3. Synthesis: ``python app.py`` against an empty app, both warm.
 4. ``make test`` wall time (skipped with ``--skip-suite``).
+
+5. The deletion request queue: one batch of requests through the real intake, batch state machine and
+   handlers (``tests/bench/queue_measure.py``), a launch refused by the 5-PENDING quota, then the 30-day model
+   of ``tests/bench/queue_model.py`` fed with those figures (``--queue-only`` for just this part).
 
 ``--smoke`` runs a small subset (CI-sized) and checks nothing is broken.
 """
@@ -298,6 +303,170 @@ def test_suite() -> float:
     return time.perf_counter() - started
 
 
+# ---- 5. the deletion request queue at scale --------------------------------------------------
+QUEUE_RATES = [10, 100, 1_000, 10_000]
+QUEUE_DURATIONS = [2 * 3600, 6 * 3600, 24 * 3600]
+QUEUE_BATCH_REQUESTS = 1_000  # see README: 10,000 in-process takes hours (moto's Query scans the whole table)
+SMOKE_QUEUE = {"rates": [100], "durations": [2 * 3600], "requests": 200}
+
+
+def _fit(points: list[tuple[float, float]]) -> tuple[float, float]:
+    """Least squares y = a + b·x."""
+    n = len(points)
+    mx, my = sum(x for x, _ in points) / n, sum(y for _, y in points) / n
+    sxx = sum((x - mx) ** 2 for x, _ in points)
+    b = sum((x - mx) * (y - my) for x, y in points) / sxx
+    return my - b * mx, b
+
+
+def queue_section(rows: list[Row], smoke: bool, batch_requests: int | None) -> dict[str, Any]:
+    """Measure one batch (and a failed launch) on the real state machines, then run the 30-day model."""
+    from cdk_ml_data_jobs._assets import lambda_code_dir
+
+    sys.path.insert(0, str(lambda_code_dir()))  # jobkit.schedule, jobkit.contract
+    from tests.bench import queue_measure, queue_model
+
+    template = _template()
+    library = [r for r in rows if (r.kind, r.pattern) == ("deletion", "library") and r.outcome == "SUCCEEDED"]
+    if len({r.polls for r in library}) < 2:  # --queue-only: two deletion runs of our own
+        library = [_run_one(template, "deletion", "library", d) for d in (600, 3600)]
+    t_base, t_poll = _fit([(r.polls, r.transitions) for r in library])
+    i_base, i_poll = _fit([(r.polls, r.invocations) for r in library])
+    started = time.monotonic()
+    failed = queue_measure.failed_launch(template)
+    print(f"  failed launch: {failed.outcome}, {failed.transitions} transitions, {failed.invocations} invocations "
+          f"({time.monotonic() - started:.1f} s real)", flush=True)
+    requests = batch_requests or (SMOKE_QUEUE["requests"] if smoke else QUEUE_BATCH_REQUESTS)
+    started = time.monotonic()
+    queue_template = _template(requestQueueDatasetGroupArns=",".join(queue_measure.GROUPS))
+    figures = queue_measure.batch(queue_template, requests, job_duration=2 * 3600)
+    batch_real = time.monotonic() - started
+    print(f"  batch of {requests:,}: {figures.completed_requests:,} COMPLETED, {figures.jobs} jobs, "
+          f"{figures.queue_lambda_seconds:.1f} s of queue handler time ({batch_real:.0f} s real)", flush=True)
+    g, n = figures.groups, figures.requests
+    inv = figures.invocations
+    measured = queue_model.Measured(
+        transitions_base=t_base, transitions_per_poll=t_poll, invocations_base=i_base, invocations_per_poll=i_poll,
+        failed_launch_transitions=failed.transitions, failed_launch_invocations=failed.invocations,
+        per_request_execution_s3_gets=failed.s3_calls,
+        batch_transitions_base=figures.batch_transitions_outside_groups,
+        batch_transitions_per_group=(figures.batch_transitions - figures.batch_transitions_outside_groups) / g,
+        batch_invocations_base=inv["DeletionRequestsSummary"],
+        batch_invocations_per_group=(inv["DeletionRequestsClaim"] + inv["DeletionRequestsRecord"]) / g,
+        batch_lambda_seconds_per_request=figures.queue_lambda_seconds / n,
+        intake_invocations_per_request=inv["DeletionRequestsIntake"] / n,
+        dynamodb_requests_per_request=sum(figures.dynamodb_calls.values()) / n,
+        dynamodb_writes_per_request=figures.dynamodb_write_units / n,
+        dynamodb_reads_per_request=figures.dynamodb_read_units / n,
+        s3_puts_per_request=figures.s3_puts / n, s3_gets_per_request=figures.s3_gets / n)
+    started = time.monotonic()
+    cells = []
+    for duration in (SMOKE_QUEUE["durations"] if smoke else QUEUE_DURATIONS):
+        for rate in (SMOKE_QUEUE["rates"] if smoke else QUEUE_RATES):
+            scenario = queue_model.Scenario(requests_per_day=rate, job_duration=duration)
+            cells += [queue_model.one_job_per_request(scenario, measured), queue_model.the_queue(scenario, measured)]
+            print(f"  model {rate:>6,}/day {_human(duration):>5s}: (a) {cells[-2].failed:,} failed, "
+                  f"(b) {cells[-1].jobs:,} jobs", flush=True)
+    return {"figures": figures, "failed": failed, "measured": measured, "cells": cells, "batch_real": batch_real,
+            "model_real": time.monotonic() - started, "fit_rows": [(r.polls, r.transitions, r.invocations)
+                                                                  for r in library]}
+
+
+def queue_targets(q: dict[str, Any]) -> list[tuple[str, bool, str]]:
+    from tests.bench.queue_model import Scenario
+
+    found = []
+    cells, figures = q["cells"], q["figures"]
+    for duration in sorted({c.scenario.job_duration for c in cells}):
+        pair = [c for c in cells if c.scenario.job_duration == duration
+                and c.scenario.requests_per_day == max(x.scenario.requests_per_day for x in cells)]
+        if len(pair) != 2:
+            continue
+        a, b = pair
+        rate, h = b.scenario.requests_per_day, _human(duration)
+        bound = Scenario(rate).batch_interval + 2 * duration
+        found.append((f"{rate:,}/day, {h} jobs: zero failed requests (queue)", b.failed == 0 and b.open_at_end == 0,
+                      f"{b.failed} failed, {b.open_at_end} open at the end; (a): {a.failed:,} of {a.requests:,} failed"))
+        worst = max(b.latencies) if b.latencies else float("inf")
+        found.append((f"{rate:,}/day, {h} jobs: max time to COMPLETED ≤ batch_interval + 2 × job length "
+                      f"({bound / 3600:g} h)", worst <= bound, f"{worst / 3600:.1f} h"))
+        jobs_ratio = a.jobs / max(1, b.jobs)
+        found.append((f"{rate:,}/day, {h} jobs: ≥100× fewer Personalize jobs than (a)", jobs_ratio >= 100,
+                      f"{b.jobs:,} vs {a.jobs:,} created, {a.attempts:,} attempted ({jobs_ratio:.0f}×)"))
+        cost_ratio = a.cost_per_1000 / b.cost_per_1000
+        done = (a.cost_per_1000_completed or float("inf")) / (b.cost_per_1000_completed or float("inf"))
+        found.append((f"{rate:,}/day, {h} jobs: ≥100× lower cost per request than (a)", cost_ratio >= 100,
+                      f"${b.cost_per_1000:.4f} vs ${a.cost_per_1000:.4f} per 1,000 requests ({cost_ratio:.1f}×); "
+                      f"per 1,000 completed {done:.1f}×"))
+    claim_record = sum(figures.handler_seconds[f] for f in ("DeletionRequestsClaim", "DeletionRequestsRecord",
+                                                            "DeletionRequestsSummary"))
+    total = figures.queue_lambda_seconds
+    found.append((f"a batch of 10,000 claims and records in < 5 min of Lambda time in total "
+                  f"(measured on {figures.requests:,}, in-process against moto)",
+                  figures.requests >= 10_000 and total < 300,
+                  f"{figures.requests:,} requests: intake + claim + record + summary {total:.0f} s "
+                  f"(claim + record + summary {claim_record:.0f} s)"
+                  + ("" if figures.requests >= 10_000 else "; not run at 10,000")))
+    return found
+
+
+def queue_report(q: dict[str, Any]) -> list[str]:
+    from tests.bench import queue_model
+
+    f, m, failed = q["figures"], q["measured"], q["failed"]
+    prices = queue_model.PRICES
+    lines = ["## 5. The deletion request queue over 30 simulated days (3 dataset groups)", "",
+             f"A batch of {f.requests:,} one-ID requests ran through the real intake (S3 event → intake function), "
+             f"the synthesized batch state machine and its handlers, and the deletion workflow in {f.groups} "
+             f"dataset groups (moto's interpreter, virtual clock, fake Personalize): {f.completed_requests:,} "
+             f"requests COMPLETED with {f.jobs} jobs, {f.batch_transitions} transitions of the batch run and "
+             f"{f.child_transitions} of its {f.child_executions} child executions ({f.child_polls} status checks).",
+             "",
+             "| measured per batch | figure | per request |", "|---|---:|---:|"]
+    for fn in queue_measure_functions():
+        lines.append(f"| {fn}: invocations, handler wall time | {f.invocations[fn]:,}, "
+                     f"{f.handler_seconds[fn]:.1f} s | {f.handler_seconds[fn] / f.requests * 1000:.1f} ms |")
+    lines.append(f"| Lambda time in total (intake, claim, record, summary) | {f.queue_lambda_seconds:.1f} s | "
+                 f"{f.queue_lambda_seconds / f.requests * 1000:.1f} ms |")
+    ddb = ", ".join(f"{op} {n:,}" for op, n in sorted(f.dynamodb_calls.items()))
+    lines.append(f"| DynamoDB requests ({ddb}) | {sum(f.dynamodb_calls.values()):,} | "
+                 f"{sum(f.dynamodb_calls.values()) / f.requests:.2f} |")
+    lines.append(f"| DynamoDB write / read request units | {f.dynamodb_write_units:,.0f} / "
+                 f"{f.dynamodb_read_units:,.1f} | {f.dynamodb_write_units / f.requests:.2f} / "
+                 f"{f.dynamodb_read_units / f.requests:.2f} |")
+    s3 = ", ".join(f"{op} {n:,}" for op, n in sorted(f.s3_calls.items()))
+    lines.append(f"| S3 requests ({s3}) | {f.s3_puts + f.s3_gets:,} | PUT class {f.s3_puts / f.requests:.2f}, "
+                 f"GET class {f.s3_gets / f.requests:.2f} |")
+    lines += ["",
+              f"Per deletion execution (least squares over the library's deletion rows (polls, transitions, "
+              f"invocations) {q['fit_rows']}): transitions = {m.transitions_base:.2f} + {m.transitions_per_poll:.2f} "
+              f"× polls, invocations = {m.invocations_base:.2f} + {m.invocations_per_poll:.2f} × polls. A launch "
+              f"refused by the 5-PENDING quota until its retries are used up: {failed.outcome}, "
+              f"{failed.transitions} transitions, {failed.invocations} invocations, {failed.s3_calls} S3 requests. "
+              f"Batch run: {m.batch_transitions_base:g} transitions + {m.batch_transitions_per_group:g} per group, "
+              f"{m.batch_invocations_base:g} + {m.batch_invocations_per_group:g} per group invocations.", "",
+              *queue_model.table(q["cells"]), "",
+              f"(a) one execution and job per request and dataset group (today's upload trigger; LimitExceeded "
+              f"retried like the workflow, then FAILED); (b) the queue (a batch run every 24 h, one job per "
+              f"100 MB within the free PENDING slots). Times are from the request's arrival to COMPLETED in every "
+              f"group. Cost: Step Functions Standard ${prices['sfn_transition'] * 1000:.3f} per 1,000 transitions; "
+              f"Lambda ${prices['lambda_request'] * 1e6:.2f} per 1M requests and ${prices['lambda_gb_second_arm']} "
+              f"per GB-second (arm64, 256 MB; {queue_model.LAMBDA_SECONDS * 1000:.0f} ms assumed per workflow "
+              f"invocation, the queue's handlers at their measured in-process time); DynamoDB on-demand "
+              f"${prices['dynamodb_write_unit'] * 1e6:.3f} per million write and ${prices['dynamodb_read_unit'] * 1e6:.3f} "
+              f"per million read request units; S3 Standard ${prices['s3_put'] * 1000:.3f} per 1,000 PUT/COPY/POST/"
+              f"LIST and ${prices['s3_get'] * 1000:.4f} per 1,000 GET/HEAD (us-east-1 list prices as of "
+              f"{queue_model.PRICE_DATE}). Personalize's own charge for the jobs is not included. Model run: "
+              f"{q['model_real']:.0f} s; the measured batch: {q['batch_real']:.0f} s real.", ""]
+    return lines
+
+
+def queue_measure_functions() -> tuple[str, ...]:
+    from tests.bench.queue_measure import QUEUE_FUNCTIONS
+
+    return QUEUE_FUNCTIONS
+
+
 # ---- report ------------------------------------------------------------------------------
 def _lag(row: Row) -> str:
     if row.lag is None:
@@ -346,8 +515,9 @@ def targets(rows: list[Row], starts: list[dict[str, Any]], asset: dict[str, int]
         worst = max(starts, key=lambda s: s["ratio"])
         found.append(("Handler start-up ratio ≤ 1.15 (every handler)", worst["ratio"] <= 1.15,
                       f"worst {worst['module']} {worst['ratio']:.2f}"))
-    found.append(("Lambda code asset ≤ 64 KB zipped", asset["zipped_bytes"] <= 64 * 1024,
-                  f"{asset['zipped_bytes'] / 1024:.1f} KB, no SDK layer"))
+    if asset:
+        found.append(("Lambda code asset ≤ 64 KB zipped", asset["zipped_bytes"] <= 64 * 1024,
+                      f"{asset['zipped_bytes'] / 1024:.1f} KB, no SDK layer"))
     if synth:
         found.append(("Sample-app synth ≤ 1.5× an empty app", synth["ratio"] <= 1.5, f"{synth['ratio']:.2f}×"))
         if synth["ratio"] > 1.5:
@@ -366,21 +536,24 @@ SYNTH_MISS_REASON = (
 
 
 def report(rows: list[Row], starts: list[dict[str, Any]], asset: dict[str, int],
-           synth: dict[str, float] | None, suite: float | None, smoke: bool) -> str:
+           synth: dict[str, float] | None, suite: float | None, smoke: bool,
+           queue: dict[str, Any] | None = None) -> str:
     lines = [f"# cdk-ml-data-jobs benchmark{' (smoke)' if smoke else ''}", "",
              f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {os.cpu_count()} cores, "
-             f"Python {sys.version.split()[0]}. Reproduce: `make bench`.", "",
-             "## 1. Polling on simulated jobs (virtual clock, moto's ASL interpreter, real handlers)", "",
-             "| job | pattern | length | outcome | status polls | Lambda invocations | state transitions | "
-             "history events | detection lag | est. cost per job |",
-             "|---|---|---|---|---:|---:|---:|---:|---:|---:|"]
-    for r in rows:
-        lines.append(f"| {r.kind} | {r.pattern} | {_human(r.duration)} | {r.outcome} | {r.polls} | {r.invocations} "
-                     f"| {r.transitions} | {r.events} | {_lag(r)} | ${r.cost:.5f} |")
-    lines += ["", f"Cost: Step Functions Standard $0.025 per 1,000 state transitions; Lambda arm64 $0.20 per 1M "
-              f"requests and $0.0000133334 per GB-second at 256 MB and an assumed 100 ms per invocation "
-              f"(us-east-1 list prices, as of {PRICE_DATE}). A run stopped at the history limit is costed up to "
-              "that point. Detection lag: virtual time from the job's end to the status check that saw it.", ""]
+             f"Python {sys.version.split()[0]}. Reproduce: `make bench`.", ""]
+    if rows:
+        lines += ["## 1. Polling on simulated jobs (virtual clock, moto's ASL interpreter, real handlers)", "",
+                  "| job | pattern | length | outcome | status polls | Lambda invocations | state transitions | "
+                  "history events | detection lag | est. cost per job |",
+                  "|---|---|---|---|---:|---:|---:|---:|---:|---:|"]
+        for r in rows:
+            lines.append(f"| {r.kind} | {r.pattern} | {_human(r.duration)} | {r.outcome} | {r.polls} | "
+                         f"{r.invocations} | {r.transitions} | {r.events} | {_lag(r)} | ${r.cost:.5f} |")
+        lines += ["", f"Cost: Step Functions Standard $0.025 per 1,000 state transitions; Lambda arm64 $0.20 per "
+                  f"1M requests and $0.0000133334 per GB-second at 256 MB and an assumed 100 ms per invocation "
+                  f"(us-east-1 list prices, as of {PRICE_DATE}). A run stopped at the history limit is costed up "
+                  "to that point. Detection lag: virtual time from the job's end to the status check that saw it.",
+                  ""]
     if starts:
         lines += ["## 2. Lambda start-up (median of fresh interpreters) and code size", "",
                   "| handler | clients | import + clients | bare `import boto3; boto3.client()` | ratio |",
@@ -389,16 +562,20 @@ def report(rows: list[Row], starts: list[dict[str, Any]], asset: dict[str, int],
             lines.append(f"| {s['module']} | {', '.join(s['services'])} | {s['handler_ms']:.0f} ms | "
                          f"{s['baseline_ms']:.0f} ms | {s['ratio']:.2f} |")
         lines.append("")
-    lines += [f"Code asset: {asset['files']} files, {asset['zipped_bytes'] / 1024:.1f} KB zipped; no SDK layer "
-              "(the functions use the runtime's boto3 and check at first use that the operations exist).", ""]
+    if asset:
+        lines += [f"Code asset: {asset['files']} files, {asset['zipped_bytes'] / 1024:.1f} KB zipped; no SDK layer "
+                  "(the functions use the runtime's boto3 and check at first use that the operations exist).", ""]
     if synth:
         lines += ["## 3. Synthesis (warm)", "",
                   f"`python app.py`: {synth['sample_s']:.2f} s; empty app: {synth['empty_s']:.2f} s; "
                   f"ratio {synth['ratio']:.2f}.", ""]
     if suite is not None:
         lines += ["## 4. Test suite", "", f"`make test` (warm): {suite:.0f} s.", ""]
+    if queue:
+        lines += queue_report(queue)
     lines += ["## Targets", "", "| target | met | measured |", "|---|---|---|"]
-    for name, met, measured in targets(rows, starts, asset, synth, suite):
+    found = targets(rows, starts, asset, synth, suite) if rows else []
+    for name, met, measured in found + (queue_targets(queue) if queue else []):
         verdict = "" if name.startswith("why") else ("yes" if met else "**MISSED**")
         lines.append(f"| {name} | {verdict} | {measured} |")
     return "\n".join(lines) + "\n"
@@ -410,8 +587,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-suite", action="store_true", help="do not time `make test`")
     parser.add_argument("--forget-only", action="store_true",
                         help="only the row of a day-long deletion followed by a 6-hour training")
+    parser.add_argument("--queue-only", action="store_true",
+                        help="only the deletion request queue: one measured batch and the 30-day model")
+    parser.add_argument("--queue-requests", type=int, default=None,
+                        help=f"requests in the measured batch (default {QUEUE_BATCH_REQUESTS:,}; "
+                             f"{SMOKE_QUEUE['requests']} with --smoke)")
     parser.add_argument("--out", default=str(ROOT / ".bench" / "report.md"))
     args = parser.parse_args(argv)
+    if args.queue_only:
+        print("5. the deletion request queue", flush=True)
+        queue = queue_section([], args.smoke, args.queue_requests)
+        text = report([], [], {}, None, None, args.smoke, queue)
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+        print(text)
+        print(f"report written to {out}")
+        return 0
     if args.forget_only:
         row = forget_row()
         print(report([row], [], asset_size(), None, None, True))
@@ -423,7 +615,9 @@ def main(argv: list[str] | None = None) -> int:
     asset = asset_size()
     synth = None if args.smoke else (print("3. synthesis", flush=True) or synthesis(3))
     suite = None if args.smoke or args.skip_suite else (print("4. make test", flush=True) or test_suite())
-    text = report(rows, starts, asset, synth, suite, args.smoke)
+    print("5. the deletion request queue", flush=True)
+    queue = queue_section(rows, args.smoke, args.queue_requests)
+    text = report(rows, starts, asset, synth, suite, args.smoke, queue)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)

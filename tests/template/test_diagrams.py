@@ -109,13 +109,15 @@ def _states(definition: dict) -> Iterator[tuple[str, dict]]:
 
 def _expected_graph(definition: dict) -> tuple[set[str], Counter]:
     """What the picture must show: each state, the start, and one edge per transition the ASL states
-    (``Next``, every ``Choices[].Next``, ``Default``, every ``Catch[].Next``; a state's retries as one loop)."""
+    (``Next``, every ``Choices[].Next``, ``Default``, every ``Catch[].Next``; a state's retries as one loop; a
+    Map state's item processor entered at its ``StartAt``)."""
     nodes = {"start"}
     edges: Counter = Counter({("start", definition["StartAt"]): 1})
     for name, state in _states(definition):
         nodes.add(name)
         targets = [state.get("Next"), state.get("Default"), *(c["Next"] for c in state.get("Choices", [])),
-                   *(c["Next"] for c in state.get("Catch", [])), name if state.get("Retry") else None]
+                   *(c["Next"] for c in state.get("Catch", [])), name if state.get("Retry") else None,
+                   *(state[k]["StartAt"] for k in ("Iterator", "ItemProcessor") if k in state)]
         edges.update((name, target) for target in targets if target is not None)
     return nodes, edges
 
@@ -154,3 +156,43 @@ def test_the_dot_reader_sees_nodes_edges_and_labels_with_arrows():
     dot = 'digraph "g" {\n  node [a=1];\n  start [shape=point];\n  start -> "A";\n' \
           '  "A" [label="A\nTask -> x"];\n  "A" -> "B" [label="x = \\"y\\""];\n  "A" -> "A";\n  "A" -> "B";\n}\n'
     assert _dot_graph(dot) == ({"start", "A"}, Counter({("start", "A"): 1, ("A", "B"): 2, ("A", "A"): 1}))
+
+
+# ---- the deletion request queue: its batch state machine and the request lifecycle ----------------------------
+
+
+def test_the_batch_state_machine_picture_shows_every_state_and_transition_nested_maps_included(sample_with_queue):
+    from cdk_ml_data_jobs import _contract as contract
+
+    template = sample_with_queue.json
+    [lid] = [lid for lid in helpers.resources(template, "AWS::StepFunctions::StateMachine")
+             if "DeletionRequests" in lid]
+    definition = helpers.definition(template, lid)
+    nodes, edges = _expected_graph(definition)
+    assert {contract.STATE_BATCH_CLAIM, contract.STATE_BATCH_RUN, contract.STATE_BATCH_RECORD,
+            contract.STATE_BATCH_EACH_PART} <= nodes  # the nested Maps' states are in the expectation
+    assert _dot_graph(state_machine_dot(definition, "DeletionRequests")) == (nodes, edges)
+    committed = (DOCS / "deletionrequests-state-machine.dot").read_text()
+    assert committed == state_machine_dot(definition_of(template["Resources"][lid]), "DeletionRequests"), \
+        "run `make diagrams`"
+    assert _dot_graph(committed) == (nodes, edges), "run `make diagrams`"
+    assert _svg_graph(DOCS / "deletionrequests-state-machine.svg") == (nodes, edges), \
+        "run `make diagrams` (needs graphviz)"
+
+
+def test_the_request_lifecycle_picture_draws_every_status_of_the_contract():
+    from cdk_ml_data_jobs import _contract as contract
+    from cdk_ml_data_jobs.diagrams import request_lifecycle, request_lifecycle_dot
+
+    dot = request_lifecycle_dot()
+    nodes, edges = _dot_graph(dot)
+    assert set(contract.REQUEST_STATUSES) <= nodes
+    assert nodes - set(contract.REQUEST_STATUSES) == {"file created", "refused"}
+    q, p = contract.REQUEST_QUEUED, contract.REQUEST_IN_PROGRESS
+    assert {("file created", q), ("file created", contract.REQUEST_REJECTED), (q, q), (q, p), (p, q),
+            (p, contract.REQUEST_COMPLETED), (p, contract.REQUEST_FAILED)} <= set(edges)
+    assert Counter((a, b) for a, b, _ in request_lifecycle()) == edges
+    for terminal in (contract.REQUEST_COMPLETED, contract.REQUEST_FAILED, contract.REQUEST_REJECTED):
+        assert not any(a == terminal for a, _ in edges), terminal  # nothing leaves a final status
+    assert (DOCS / "request-lifecycle.dot").read_text() == dot, "run `make diagrams`"
+    assert _svg_graph(DOCS / "request-lifecycle.svg") == (nodes, edges), "run `make diagrams` (needs graphviz)"

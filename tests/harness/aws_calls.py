@@ -18,6 +18,7 @@ absent, so the SDK uses its default HTTPS endpoint).
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import contextvars
 import json
@@ -97,6 +98,24 @@ def _arns(value: Any) -> list[str]:
     return []
 
 
+_SUBMIT = concurrent.futures.ThreadPoolExecutor.submit
+
+
+def _carry_context_into_pool_threads() -> None:
+    """A handler's thread pool (``batch_claim`` reads request files with 16 threads) runs each task in the
+    submitting thread's context, so the calls it makes are recorded as the handler's function. Python's
+    ThreadPoolExecutor does not carry context variables by itself; other threads (moto's interpreter) keep
+    their own, empty context and are not recorded. Installed once per process, idempotent."""
+    if getattr(concurrent.futures.ThreadPoolExecutor.submit, "_carries_context", False):
+        return
+
+    def submit(self: Any, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        return _SUBMIT(self, contextvars.copy_context().run, fn, *args, **kwargs)
+
+    submit._carries_context = True  # type: ignore[attr-defined]
+    concurrent.futures.ThreadPoolExecutor.submit = submit  # type: ignore[method-assign]
+
+
 class Recorder:
     """Collects :class:`AwsCall` records from a botocore session's event system; optionally appends
     each record as one JSON line to ``path`` (the emulator's handlers run in another process)."""
@@ -112,6 +131,7 @@ class Recorder:
         events.register("provide-client-params.*.*", self._on_params, unique_id="aws-calls-params")
         events.register("after-call.*.*", self._on_answer, unique_id="aws-calls-answer")
         self._events = events
+        _carry_context_into_pool_threads()
         return self
 
     def uninstall(self) -> None:

@@ -597,13 +597,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.queue_only:
         print("5. the deletion request queue", flush=True)
         queue = queue_section([], args.smoke, args.queue_requests)
-        text = report([], [], {}, None, None, args.smoke, queue)
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text)
-        print(text)
-        print(f"report written to {out}")
-        return 0
+        return _write(report([], [], {}, None, None, args.smoke, queue), args.out)
     if args.forget_only:
         row = forget_row()
         print(report([row], [], asset_size(), None, None, True))
@@ -617,8 +611,11 @@ def main(argv: list[str] | None = None) -> int:
     suite = None if args.smoke or args.skip_suite else (print("4. make test", flush=True) or test_suite())
     print("5. the deletion request queue", flush=True)
     queue = queue_section(rows, args.smoke, args.queue_requests)
-    text = report(rows, starts, asset, synth, suite, args.smoke, queue)
-    out = Path(args.out)
+    return _write(report(rows, starts, asset, synth, suite, args.smoke, queue), args.out)
+
+
+def _write(text: str, where: str) -> int:
+    out = Path(where)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     print(text)

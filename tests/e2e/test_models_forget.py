@@ -29,11 +29,9 @@ def forget_template(local_sample_template):
 def forget(forget_template, optional_iam_simulator) -> Iterator[LocalWorkflows]:
     for workflows in _workflows(forget_template, optional_iam_simulator):
         p = workflows.personalize
-        assert p.add_solution(GROUP, "recs") == SOLUTION
-        p.live_version = p.add_solution_version(SOLUTION, age=30 * 86400, name="live")
-        p.dataset = p.add_dataset(GROUP)
-        p.default_plan = JobPlan(duration=2 * HOUR, num_deleted=5)
-        p.training_plan = JobPlan(duration=6 * HOUR)
+        solution, p.live_version = p.add_trained_group(GROUP, "recs", training_hours=6)
+        assert solution == SOLUTION
+        p.dataset = next(iter(p.datasets))
         yield workflows
 
 

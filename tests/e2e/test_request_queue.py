@@ -439,12 +439,9 @@ def retrain_template(local_sample_template) -> dict[str, Any]:
 def retraining_queue(retrain_template, optional_iam_simulator) -> Iterator[Any]:
     for local in _workflows(retrain_template, optional_iam_simulator):
         p = local.personalize
-        assert p.add_solution(SHOP, "shop-recs") == SOLUTION
-        p.live_version = p.add_solution_version(SOLUTION, age=30 * 86400, name="live")
-        p.campaign = p.add_campaign(SOLUTION, p.live_version, "shop-live")
-        p.add_dataset(SHOP)
-        p.default_plan = JobPlan(duration=2 * HOUR, num_deleted=5)
-        p.training_plan = JobPlan(duration=3 * HOUR)
+        solution, p.live_version = p.add_trained_group(SHOP, "shop-recs", training_hours=3, campaign="shop-live")
+        assert solution == SOLUTION
+        p.campaign = next(iter(p.campaigns))
         yield local
 
 

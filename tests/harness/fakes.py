@@ -189,6 +189,19 @@ class _PersonalizeModels:
         self.campaigns[arn] = Campaign(arn, solution, name, version, self._ago(86400))
         return arn
 
+    def add_trained_group(self, group: str, solution_name: str, *, training_hours: float,
+                          campaign: str | None = None) -> tuple[str, str]:
+        """A dataset group as retraining finds it: a solution with a 30-day-old ACTIVE version (``campaign``:
+        serving it), a dataset, deletions of 2 h and trainings of ``training_hours``. (solution, live version)."""
+        solution = self.add_solution(group, solution_name)
+        live = self.add_solution_version(solution, age=30 * 86400, name="live")
+        if campaign is not None:
+            self.add_campaign(solution, live, campaign)
+        self.add_dataset(group)
+        self.default_plan = JobPlan(duration=2 * 3600.0, num_deleted=5)
+        self.training_plan = JobPlan(duration=training_hours * 3600.0)
+        return solution, live
+
     def version_status(self, version: SolutionVersion) -> str:
         return _status(version.plan, (self.clock.now() - version.created).total_seconds(), *CREATING)
 

@@ -1,8 +1,8 @@
-"""Claim a dataset group's queued deletion requests for one batch run and write the batch's user-ID input.
+"""Claim every dataset group's queued deletion requests for one batch run and write the batch's user-ID inputs.
 
-Event: ``{"datasetGroupArn", "executionName", "startTime"}`` (the batch
+Event: ``{"datasetGroupArns", "executionName", "startTime"}`` (the batch
 execution's name and start time give the batch ID, so a retried or redriven
-run finds what it already claimed). Steps:
+run finds what it already claimed). Per dataset group, in order:
 
 1. parts this batch already claimed for the group are adopted;
 2. the quota: ``ListDataDeletionJobs`` (no paginator: ``nextToken`` loop)
@@ -10,16 +10,19 @@ run finds what it already claimed). Steps:
    group gets no job in this run and its queued requests say why;
 3. queued targets, oldest first, are packed into parts of at most
    ``MAX_BATCH_BYTES`` (no more parts than free PENDING slots) and claimed
-   with conditional writes;
-4. each part's input, ``<batch prefix><batch>/<group>/part-0001.csv``, is
-   written once (never rewritten: a running job's input is immutable) from
-   the claimed request files (read in parallel, written in order, one
-   header), through a temporary file;
-5. the claimed requests' records are rewritten (IN_PROGRESS).
+   with conditional writes.
 
-Returns the parts for the state machine: ``dataLocation``, ``executionName``,
-number of requests. User IDs are only copied from the request files into the
-batch input; none is logged, returned or written anywhere else.
+Then each part's input, ``<batch prefix><batch>/<group>/part-0001.csv``, is
+written once (never rewritten: a running job's input is immutable) from the
+claimed request files, each read once however many groups claimed it (in
+parallel, written in order, one header per part), through temporary files.
+Last, every request this run claimed or deferred gets its record rewritten
+once, with all its dataset groups' claims in it (IN_PROGRESS).
+
+Returns per dataset group the parts for the state machine: ``dataLocation``,
+``executionName``, number of requests. User IDs are only copied from the
+request files into the batch inputs; none is logged, returned or written
+anywhere else.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from __future__ import annotations
 import os
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import IO, Any
 
 from botocore.exceptions import ClientError
 
@@ -37,14 +40,27 @@ from jobkit.errors import error_code, service_error
 
 _THREADS = 16
 _READ_CHUNK = 64
+_GONE = ("the request file can no longer be read (deleted, or expired by the deletion prefix's lifecycle rule)")
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    group = event["datasetGroupArn"]
     batch = requests.batch_id(event["executionName"], event["startTime"])
     limit = int(os.environ[Env.PENDING_JOB_LIMIT])
-    out: dict[str, Any] = {"batchId": batch, "datasetGroupArn": group, "deferred": False}
+    touched: set[str] = set()
+    groups = [_claim_group(batch, group, limit, touched) for group in event["datasetGroupArns"]]
+    _write_parts(batch, groups)
+    _refresh(touched)
+    for group in groups:
+        del group["_claimed"]
+        group["queued"] = sum(1 for _ in ledger.queued_targets(group["datasetGroupArn"]))
+        group["parts"] = [p for p in group["parts"] if p["requests"]]
+    return {"batchId": batch, "groups": groups}
 
+
+def _claim_group(batch: str, group: str, limit: int, touched: set[str]) -> dict[str, Any]:
+    """The group's claimed parts (adopted or new), or its deferral; adds the requests whose ledger items changed
+    to ``touched``."""
+    out: dict[str, Any] = {"batchId": batch, "datasetGroupArn": group, "deferred": False}
     parts = _adopted(batch, group)
     pending = _pending_jobs(group)
     free = limit - pending - len(parts)
@@ -52,10 +68,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         reason = (f"the dataset group had {limit} or more PENDING data deletion jobs (pending_job_limit {limit}); "
                   "the request waits for the next batch run")
         queued = list(ledger.queued_targets(group))
-        _refresh(t["requestId"] for t in queued if ledger.defer(t, reason))
-        return {**out, "deferred": True, "reason": reason, "pendingJobs": pending, "queued": len(queued),
-                "parts": []}
-
+        touched.update(t["requestId"] for t in queued if ledger.defer(t, reason))
+        return {**out, "deferred": True, "reason": reason, "pendingJobs": pending, "parts": [], "_claimed": []}
     candidates = {t["requestId"]: t for t in ledger.queued_targets(group)}
     packed = requests.pack((requests.Candidate(rid, int(t["bytes"])) for rid, t in candidates.items()),
                            max_bytes=int(os.environ[Env.MAX_BATCH_BYTES]), max_parts=max(free, 0))
@@ -64,10 +78,13 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         claimed = ledger.claim([candidates[m.request_id] for m in members], batch, part)
         if claimed:
             parts.append((number, claimed))
-    written = [_write_part(batch, group, number, claimed) for number, claimed in parts]
-    _refresh(t["requestId"] for _, claimed in parts for t in claimed)
-    left = sum(1 for _ in ledger.queued_targets(group))
-    return {**out, "pendingJobs": pending, "queued": left, "parts": [p for p in written if p["requests"]]}
+    for _, claimed in parts:
+        touched.update(t["requestId"] for t in claimed)
+    bucket, prefix = os.environ[Env.DATA_BUCKET], os.environ[Env.BATCH_PREFIX]
+    return {**out, "pendingJobs": pending, "_claimed": parts, "parts": [
+        {"part": number, "dataLocation": f"s3://{bucket}/{requests.part_key(prefix, batch, group, number)}",
+         "executionName": requests.execution_name(batch, group, number), "requests": len(claimed)}
+        for number, claimed in parts]}
 
 
 def _adopted(batch: str, group: str) -> list[tuple[int, list[dict[str, Any]]]]:
@@ -96,38 +113,61 @@ def _pending_jobs(group: str) -> int:
             return pending
 
 
-def _write_part(batch: str, group: str, number: int, claimed: list[dict[str, Any]]) -> dict[str, Any]:
-    """The part's input file (written unless it exists), from the claimed request files; a request whose file is
-    gone fails at once instead of failing the whole job."""
-    bucket = os.environ[Env.DATA_BUCKET]
-    key = requests.part_key(os.environ[Env.BATCH_PREFIX], batch, group, number)
-    s3 = clients.client("s3")
-    included = claimed
-    if not _exists(bucket, key):
-        included = []
-        with tempfile.TemporaryFile() as merged, ThreadPoolExecutor(max_workers=_THREADS) as pool:
-            merged.write(f"{csv_rules.HEADER}\n".encode())
-            # Read the request files in parallel, write them in order. A part's files total at most
-            # max_batch_bytes, so a chunk of them fits in memory; nothing is kept after the write.
-            bodies = (body for start in range(0, len(claimed), _READ_CHUNK)
-                      for body in pool.map(_read, claimed[start:start + _READ_CHUNK]))
-            for target, body in zip(claimed, bodies):
-                if body is not None:
-                    for _, line in csv_rules.user_id_lines([body]):
-                        merged.write(line + b"\n")
-                    included.append(target)
-                else:
-                    ledger.finish(target, requests.part_id(batch, group, number), succeeded=False, job_arn=None,
-                                  reason="the request file can no longer be read (deleted, or expired by the "
-                                         "deletion prefix's lifecycle rule)", max_attempts=1)
-            merged.seek(0)
-            if included:
+def _write_parts(batch: str, groups: list[dict[str, Any]]) -> None:
+    """Every part input not written yet (a retried or redriven run adopts the ones that exist), from the claimed
+    request files: each file is read once and its lines go to every part that claimed it. A request whose file
+    is gone fails at once in that part instead of failing the whole job; a part left with no request gets no
+    input (and no job)."""
+    bucket, prefix = os.environ[Env.DATA_BUCKET], os.environ[Env.BATCH_PREFIX]
+    todo: list[tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]] = []
+    for group in groups:
+        for (number, claimed), part in zip(group["_claimed"], group["parts"]):
+            if not _exists(bucket, requests.part_key(prefix, batch, group["datasetGroupArn"], number)):
+                todo.append((group, part, claimed))
+    if not todo:
+        return
+    files: list[IO[bytes]] = []
+    try:
+        members: dict[tuple[str, str, str], list[tuple[int, dict[str, Any]]]] = {}  # object → (part, target)
+        for index, (_, _, claimed) in enumerate(todo):
+            files.append(tempfile.TemporaryFile())
+            files[-1].write(f"{csv_rules.HEADER}\n".encode())
+            for target in claimed:
+                members.setdefault(_object(target), []).append((index, target))
+        included = [0] * len(todo)
+        objects = list(members)
+        with ThreadPoolExecutor(max_workers=_THREADS) as pool:
+            # Read the request files in parallel, write them in order; a chunk of them is in memory at a time.
+            for start in range(0, len(objects), _READ_CHUNK):
+                chunk = objects[start:start + _READ_CHUNK]
+                for obj, body in zip(chunk, pool.map(lambda o: _read(members[o][0][1]), chunk)):
+                    lines = [line for _, line in csv_rules.user_id_lines([body])] if body is not None else None
+                    for index, target in members[obj]:
+                        if lines is None:
+                            group, part, _ = todo[index]
+                            ledger.finish(target, requests.part_id(batch, group["datasetGroupArn"], part["part"]),
+                                          succeeded=False, job_arn=None, reason=_GONE, max_attempts=1)
+                            continue
+                        for line in lines:
+                            files[index].write(line + b"\n")
+                        included[index] += 1
+        s3 = clients.client("s3")
+        for index, (group, part, _) in enumerate(todo):
+            part["requests"] = included[index]
+            if included[index]:
+                files[index].seek(0)
+                key = requests.part_key(prefix, batch, group["datasetGroupArn"], part["part"])
                 try:
-                    s3.upload_fileobj(merged, bucket, key, ExtraArgs={"ContentType": "text/csv"})
+                    s3.upload_fileobj(files[index], bucket, key, ExtraArgs={"ContentType": "text/csv"})
                 except ClientError as error:
                     raise service_error(error, "PutObject") from None
-    return {"part": number, "dataLocation": f"s3://{bucket}/{key}",
-            "executionName": requests.execution_name(batch, group, number), "requests": len(included)}
+    finally:
+        for file in files:
+            file.close()
+
+
+def _object(target: dict[str, Any]) -> tuple[str, str, str]:
+    return target["bucket"], target["key"], target.get("versionId") or ""
 
 
 def _exists(bucket: str, key: str) -> bool:
@@ -155,9 +195,9 @@ def _read(target: dict[str, Any]) -> bytes | None:
         body.close()
 
 
-def _refresh(request_ids: Any) -> None:
-    unique = sorted(set(request_ids))
-    if not unique:
+def _refresh(request_ids: set[str]) -> None:
+    """Rewrite each request's record once; announce those that failed here (their file was gone)."""
+    if not request_ids:
         return
-    with ThreadPoolExecutor(max_workers=min(_THREADS, len(unique))) as pool:
-        list(pool.map(ledger.refresh, unique))
+    with ThreadPoolExecutor(max_workers=min(_THREADS, len(request_ids))) as pool:
+        ledger.announce_outcomes([r for r in pool.map(ledger.refresh, sorted(request_ids)) if r])

@@ -1,12 +1,15 @@
-"""Record the outcome of one batch part's deletion on the requests it carried.
+"""Record the outcome of a batch run's deletions on the requests they carried.
 
-Event: ``{"batchId", "datasetGroupArn", "part": {"part", "dataLocation",
-"executionName", "requests"}, "execution": ...}``, where ``execution`` is the
-deletion workflow's result (``status``, ``output``, ``executionArn``) or the
-error the RunDeletion step caught (``Error``, ``Cause``). Then the execution is
-read back with ``DescribeExecution`` (when the workflow's execution of this
-name already existed because a redriven batch run started it, it is adopted
-this way, never started twice).
+Event: ``{"groups": [...]}``, each dataset group's claim (``batchId``,
+``datasetGroupArn``, ``parts``) with, where it had parts, ``results``: per part
+``{"part": {"part", "dataLocation", "executionName", "requests"}, "execution": ...}``,
+where ``execution`` is the deletion workflow's result (``status``, ``output``,
+``executionArn``) or the error the RunDeletion step caught (``Error``,
+``Cause``). Then the execution is read back with ``DescribeExecution`` (when the
+workflow's execution of this name already existed because a redriven batch run
+started it, it is adopted this way, never started twice). Every part's outcome
+is known before anything is written: while one of them is still running
+(``ExecutionStillRunning``), the state machine retries later.
 
 A COMPLETED job (and, where configured, its follow-through) completes the part's
 targets, copying the quiet period, the job ARNs, the solution versions trained,
@@ -16,9 +19,11 @@ attempt, saying what the group was busy with (ARNs and statuses).
 ``ModelRetrainingFailed`` fails them at once: the deletion COMPLETED, the
 follow-through FAILED (a new deletion would not help). Any other outcome puts
 them back in the queue with one more attempt and the reason, or fails them
-after ``MAX_ATTEMPTS`` jobs. Then each request's status and record are refreshed;
-requests that became COMPLETED or FAILED are announced (an event; for FAILED
-also an SNS message and the failed-requests metric).
+after ``MAX_ATTEMPTS`` jobs. Then each request the run carried gets its status
+and record refreshed once, with every dataset group's outcome in it; requests
+that became COMPLETED or FAILED are announced (an event; for FAILED also an SNS
+message and the failed-requests metric). A retried call finds the targets it
+already recorded (they keep ``claimedPart``) and refreshes their requests again.
 """
 
 from __future__ import annotations
@@ -32,7 +37,8 @@ from botocore.exceptions import ClientError
 
 from jobkit import clients, ledger, requests
 from jobkit.contract import (BATCH_BUSY, BATCH_COMPLETED, BATCH_FAILED, ERROR_DATASET_GROUP_BUSY,
-                             ERROR_MODEL_RETRAINING_FAILED, REQUEST_COMPLETED, REQUEST_FAILED, REQUEST_QUEUED, Env)
+                             ERROR_MODEL_RETRAINING_FAILED, REQUEST_COMPLETED, REQUEST_FAILED, REQUEST_IN_PROGRESS,
+                             REQUEST_QUEUED, Env)
 from jobkit.errors import JobError, error_code, service_error
 
 _THREADS = 8
@@ -56,27 +62,46 @@ class Outcome(NamedTuple):
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    group, batch, part = event["datasetGroupArn"], event["batchId"], event["part"]
-    found = outcome(event.get("execution") or {}, part["executionName"])
-    succeeded, job_arn, reason = found.succeeded, found.job_arn, found.reason
-    part_id = requests.part_id(batch, group, int(part["part"]))
-    claimed = ledger.claimed_targets(part_id)
     max_attempts = int(os.environ[Env.MAX_ATTEMPTS])
-    statuses = [ledger.finish(t, part_id, succeeded=succeeded, job_arn=job_arn, reason=reason,
-                              max_attempts=max_attempts, kind=found.kind, facts=found.facts) for t in claimed]
-    with ThreadPoolExecutor(max_workers=max(1, min(_THREADS, len(claimed)))) as pool:
-        refreshed = [r for r in pool.map(ledger.refresh, sorted({t["requestId"] for t in claimed})) if r]
+    groups = [dict(g) for g in event.get("groups") or []]
+    found = [(group, item, outcome(item.get("execution") or {}, item["part"]["executionName"]))
+             for group in groups for item in group.get("results") or []]
+    carried: set[str] = set()
+    results: dict[int, list[dict[str, Any]]] = {}
+    for group, item, part_outcome in found:
+        part = item["part"]
+        part_id = requests.part_id(group["batchId"], group["datasetGroupArn"], int(part["part"]))
+        targets = ledger.claimed_targets(part_id)
+        running = [t for t in targets if t["status"] == REQUEST_IN_PROGRESS]
+        recorded = iter(ledger.finish_all(running, part_id, succeeded=part_outcome.succeeded,
+                                          job_arn=part_outcome.job_arn, reason=part_outcome.reason,
+                                          max_attempts=max_attempts, kind=part_outcome.kind,
+                                          facts=part_outcome.facts))
+        statuses = [next(recorded) if t["status"] == REQUEST_IN_PROGRESS else t["status"] for t in targets]
+        carried.update(t["requestId"] for t in targets)
+        results.setdefault(id(group), []).append(_part_result(part, part_outcome, statuses))
+    for group in groups:
+        if group.get("results"):
+            group["results"] = results.get(id(group), [])
+    with ThreadPoolExecutor(max_workers=max(1, min(_THREADS, len(carried)))) as pool:
+        refreshed = [r for r in pool.map(ledger.refresh, sorted(carried)) if r]
     announced = ledger.announce_outcomes(refreshed)
+    return {"groups": groups, "requestsCompleted": announced["completed"], "requestsFailed": announced["failed"]}
+
+
+def _part_result(part: dict[str, Any], found: "Outcome", statuses: list[str | None]) -> dict[str, Any]:
+    """What the summary says of a part: its job, status, and how many of its requests went back to the queue or
+    failed (counted from the targets' statuses, so a retried call counts the same)."""
     result: dict[str, Any] = {
-        "part": int(part["part"]), "requests": int(part.get("requests", len(claimed))), "dataDeletionJobArn": job_arn,
-        "status": (BATCH_COMPLETED if succeeded else BATCH_BUSY if found.kind == ledger.OUTCOME_BUSY
+        "part": int(part["part"]), "requests": int(part.get("requests", len(statuses))),
+        "dataDeletionJobArn": found.job_arn,
+        "status": (BATCH_COMPLETED if found.succeeded else BATCH_BUSY if found.kind == ledger.OUTCOME_BUSY
                    else BATCH_FAILED),
         "requeued": sum(1 for s in statuses if s == REQUEST_QUEUED),
         "failed": sum(1 for s in statuses if s == REQUEST_FAILED),
-        "requestsCompleted": announced["completed"], "requestsFailed": announced["failed"],
     }
-    if reason:
-        result["reason"] = reason
+    if found.reason:
+        result["reason"] = found.reason
     return result
 
 

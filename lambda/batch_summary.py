@@ -1,7 +1,7 @@
 """Summarize a batch run: per dataset group its batch ID, requests, jobs and status; the groups deferred and why.
 
-Event: ``{"groups": [<each dataset group's claim, with "results" of its parts>]}``.
-Pure: calls no service. The run succeeds whatever the jobs' outcomes; requests
+Event: ``{"groups": [<each dataset group's claim, with "results" of its parts>], "requestsCompleted",
+"requestsFailed"}`` (the Record step's output). Pure: calls no service. The run succeeds whatever the jobs' outcomes; requests
 whose job failed are back in the queue or FAILED, as each part's record says.
 """
 
@@ -13,7 +13,8 @@ from jobkit.contract import BATCH_BUSY, BATCH_COMPLETED, BATCH_FAILED, BATCH_NOT
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return summarize(event.get("groups") or [])
+    return {**summarize(event.get("groups") or []), "requestsCompleted": int(event.get("requestsCompleted") or 0),
+            "requestsFailed": int(event.get("requestsFailed") or 0)}
 
 
 def summarize(groups: list[dict[str, Any]]) -> dict[str, Any]:

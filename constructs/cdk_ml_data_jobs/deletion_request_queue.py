@@ -373,13 +373,13 @@ class DeletionRequestQueue(Construct):
             state.add_catch(_explained(scope, name), errors=["States.ALL"], result_path="$.failure")
             return state
 
+        groups = sfn.Pass(scope, contract.STATE_BATCH_GROUPS, comment="The queue's dataset groups.",
+                          parameters={"datasetGroupArns": self.dataset_group_arns})
         claim = task(contract.STATE_BATCH_CLAIM, self.claim_function, {
-            "datasetGroupArn.$": "$.datasetGroupArn", "executionName.$": "$.executionName",
-            "startTime.$": "$.startTime"}, "Check the quota, claim the group's queued requests, write the inputs.")
-        record = task(contract.STATE_BATCH_RECORD, self.record_function, {
-            "batchId.$": "$.batchId", "datasetGroupArn.$": "$.datasetGroupArn", "part.$": "$.part",
-            "execution.$": "$.execution"}, "Record the job's outcome on each request: completed, requeued or failed.",
-            retried=["ExecutionStillRunning"])
+            "datasetGroupArns.$": "$.datasetGroupArns", "executionName.$": "$$.Execution.Name",
+            "startTime.$": "$$.Execution.StartTime"},
+            "Per dataset group: check the quota, claim the queued requests; write the inputs; record IN_PROGRESS.",
+            result_path="$.claimed")
         run = sfn.CustomState(scope, contract.STATE_BATCH_RUN, state_json={
             "Type": "Task",
             "Comment": "Run the data deletion workflow on this part's input (named after the batch: a redrive "
@@ -393,31 +393,34 @@ class DeletionRequestQueue(Construct):
             "ResultSelector": {"status.$": "$.Status", "executionArn.$": "$.ExecutionArn", "output.$": "$.Output"},
             "ResultPath": "$.execution",
         })
-        run.add_catch(record, errors=["States.ALL"], result_path="$.execution")
+        run.add_catch(sfn.Pass(scope, contract.STATE_BATCH_RUN_CAUGHT, comment="The Record step reads the "
+                               "execution back: its error is the part's outcome."),
+                      errors=["States.ALL"], result_path="$.execution")
         each_part = sfn.Map(
             scope, contract.STATE_BATCH_EACH_PART, comment="One data deletion job per part (at most the free "
             "PENDING slots).", items_path="$.parts", max_concurrency=0, result_path="$.results",
-            item_selector={"batchId.$": "$.batchId", "datasetGroupArn.$": "$.datasetGroupArn",
-                           "part.$": "$$.Map.Item.Value"})
-        each_part.item_processor(run.next(record))
+            item_selector={"datasetGroupArn.$": "$.datasetGroupArn", "part.$": "$$.Map.Item.Value"})
+        each_part.item_processor(run)
         no_job = sfn.Pass(scope, "NoJobThisRun", comment="Nothing queued, or the quota deferred the group.")
         has_parts = sfn.Choice(scope, contract.STATE_BATCH_HAS_PARTS).when(
             sfn.Condition.is_present("$.parts[0]"), each_part).otherwise(no_job)
         each_group = sfn.Map(
             scope, contract.STATE_BATCH_EACH_GROUP, comment="Every dataset group in parallel.",
-            items_path="$.datasetGroupArns", max_concurrency=0, result_path="$.groups",
-            item_selector={"datasetGroupArn.$": "$$.Map.Item.Value", "executionName.$": "$$.Execution.Name",
-                           "startTime.$": "$$.Execution.StartTime"})
-        each_group.item_processor(claim.next(has_parts))
-        groups = sfn.Pass(scope, contract.STATE_BATCH_GROUPS, comment="The queue's dataset groups.",
-                          parameters={"datasetGroupArns": self.dataset_group_arns})
-        summary = task(contract.STATE_BATCH_SUMMARY, self.summary_function, {"groups.$": "$.groups"},
-                       "Per dataset group: batch ID, requests, jobs, status; the groups deferred and why.")
+            items_path="$.claimed.groups", max_concurrency=0, result_path="$.groups")
+        each_group.item_processor(has_parts)
+        record = task(contract.STATE_BATCH_RECORD, self.record_function, {"groups.$": "$.groups"},
+                      "Record every part's outcome on its requests (completed, requeued or failed); rewrite each "
+                      "request's record once.", result_path="$.recorded", retried=["ExecutionStillRunning"])
+        summary = task(contract.STATE_BATCH_SUMMARY, self.summary_function, {
+            "groups.$": "$.recorded.groups", "requestsCompleted.$": "$.recorded.requestsCompleted",
+            "requestsFailed.$": "$.recorded.requestsFailed"},
+            "Per dataset group: batch ID, requests, jobs, status; the groups deferred and why.")
         self.batch_state_machine: sfn.StateMachine = sfn.StateMachine(
             scope, "StateMachine",
             comment="cdk-ml-data-jobs: a batch run of the deletion request queue (claim, run the deletion "
                     "workflow per dataset group, record)",
-            definition_body=sfn.DefinitionBody.from_chainable(groups.next(each_group).next(summary)),
+            definition_body=sfn.DefinitionBody.from_chainable(
+                groups.next(claim).next(each_group).next(record).next(summary)),
             state_machine_type=sfn.StateMachineType.STANDARD,
             timeout=Duration.seconds(self.workflow.execution_timeout.to_seconds() + Duration.hours(2).to_seconds()),
             tracing_enabled=True,

@@ -101,7 +101,7 @@ LEDGER_REQUEST_ITEM = "REQUEST"
 LEDGER_TARGET_PREFIX = "TARGET#"
 LEDGER_QUEUED_INDEX = "queued"  # target items while QUEUED: partition queuedGroup, sort receivedAt
 LEDGER_QUEUED_GROUP = "queuedGroup"
-LEDGER_CLAIMED_INDEX = "claimed"  # target items while IN_PROGRESS: partition claimedPart
+LEDGER_CLAIMED_INDEX = "claimed"  # target items by the batch part that claimed them last: partition claimedPart
 LEDGER_CLAIMED_PART = "claimedPart"
 LEDGER_OPEN_INDEX = "open"  # request items while QUEUED or IN_PROGRESS: partition openFlag, sort receivedAt
 LEDGER_OPEN_FLAG = "openFlag"
@@ -115,6 +115,7 @@ STATE_BATCH_CLAIM = "Claim"
 STATE_BATCH_HAS_PARTS = "HasParts"
 STATE_BATCH_EACH_PART = "EachPart"
 STATE_BATCH_RUN = "RunDeletion"
+STATE_BATCH_RUN_CAUGHT = "RunDeletionCaught"
 STATE_BATCH_RECORD = "Record"
 STATE_BATCH_SUMMARY = "Summarize"
 

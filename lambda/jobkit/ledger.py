@@ -10,7 +10,9 @@ Items (key ``pk`` = request ID, ``sk``):
   ``attempts``, ``batchId``, ``dataDeletionJobArn``, ``lastFailureReason``,
   ``deferredReason``, ``completedAt``, the request's ``bytes`` and object;
   ``queuedGroup`` while QUEUED (the sparse ``queued`` index, by dataset group,
-  oldest first) and ``claimedPart`` while IN_PROGRESS (the ``claimed`` index).
+  oldest first) and ``claimedPart``, the batch part that claimed it last (the
+  ``claimed`` index: set by the claim, kept when the part's outcome is
+  recorded, replaced by the next claim).
 
 A claim is a conditional write (``status = QUEUED``), so two overlapping batch
 runs never claim one target twice. A request's status and record are derived
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Iterable, Iterator, Mapping
@@ -59,6 +62,8 @@ _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()
 #: TransactWriteItems takes at most 100 items.
 TRANSACTION_ITEMS = 100
+#: conditional updates of one part's outcome in flight at once
+_FINISH_THREADS = 8
 _REFRESH_ATTEMPTS = 20
 #: How a batch part ended, for :func:`finish`.
 OUTCOME_COMPLETED = "COMPLETED"
@@ -201,17 +206,51 @@ def defer(target: Mapping[str, Any], reason: str) -> bool:
 
 def finish(target: Mapping[str, Any], part: str, *, succeeded: bool, job_arn: str | None, reason: str | None,
            max_attempts: int, kind: str | None = None, facts: Mapping[str, Any] | None = None) -> str | None:
-    """Record a batch part's outcome on one target it claimed: COMPLETED; or, after a failed job, back to
+    """:func:`finish_all` for one target."""
+    return finish_all([target], part, succeeded=succeeded, job_arn=job_arn, reason=reason,
+                      max_attempts=max_attempts, kind=kind, facts=facts)[0]
+
+
+def finish_all(targets: list[Mapping[str, Any]], part: str, *, succeeded: bool, job_arn: str | None,
+               reason: str | None, max_attempts: int, kind: str | None = None,
+               facts: Mapping[str, Any] | None = None) -> list[str | None]:
+    """:func:`_finish_update` on each of ``targets``: one conditional ``UpdateItem`` each (one write unit; a
+    transaction would cost two), ``_FINISH_THREADS`` at a time. Returns each target's new status, or None for
+    the ones a previous call recorded."""
+    updates = [_finish_update(t, part, succeeded=succeeded, job_arn=job_arn, reason=reason,
+                              max_attempts=max_attempts, kind=kind, facts=facts) for t in targets]
+    client = dynamodb()
+
+    def apply(update: tuple[dict[str, Any], str]) -> str | None:
+        try:
+            client.update_item(**update[0])
+            return update[1]
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return None
+            raise service_error(error, "UpdateItem") from None
+
+    if len(updates) <= 1:
+        return [apply(u) for u in updates]
+    with ThreadPoolExecutor(max_workers=min(_FINISH_THREADS, len(updates))) as pool:
+        return list(pool.map(apply, updates))
+
+
+def _finish_update(target: Mapping[str, Any], part: str, *, succeeded: bool, job_arn: str | None,
+                   reason: str | None, max_attempts: int, kind: str | None = None,
+                   facts: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], str]:
+    """The conditional update that records a batch part's outcome on one target it claimed: COMPLETED; or, after a failed job, back to
     QUEUED with one more attempt and the reason, or FAILED once ``max_attempts`` jobs failed. ``kind``
     ``BUSY`` (no job started: the group stayed busy) puts it back in the queue without counting an attempt,
     with the reason as ``deferredReason``; ``FOLLOW_THROUGH_FAILED`` (the deletion COMPLETED, its retraining or
-    campaign update did not) fails it at once. ``facts`` (stored as JSON) are copied into the record. Returns
-    the new status, or None when the target no longer belongs to ``part`` (a retried call already recorded
-    it)."""
+    campaign update did not) fails it at once. ``facts`` (stored as JSON) are copied into the record. With the
+    new status; the condition fails when the target no longer belongs to ``part`` or is no longer IN_PROGRESS
+    (a retried call already recorded it). The target keeps ``claimedPart``: the ``claimed`` index lists every target a part carried, so the
+    batch's Record step (and a retry of it) finds the requests to refresh."""
     now = requests.iso_seconds(clock.now())
     kind = kind or (OUTCOME_COMPLETED if succeeded else OUTCOME_FAILED)
     names = {"#s": "status", "#c": LEDGER_CLAIMED_PART}
-    values: dict[str, Any] = {":part": {"S": part}}
+    values: dict[str, Any] = {":part": {"S": part}, ":claimed": {"S": REQUEST_IN_PROGRESS}}
     if job_arn:
         values[":job"] = {"S": job_arn}
     job = ", dataDeletionJobArn = :job" if job_arn else ""
@@ -224,14 +263,14 @@ def finish(target: Mapping[str, Any], part: str, *, succeeded: bool, job_arn: st
         names["#q"] = LEDGER_QUEUED_GROUP
         values.update({":status": {"S": status}, ":group": {"S": target["datasetGroupArn"]},
                        ":reason": {"S": reason or "the dataset group was busy"}})
-        expression = f"SET #s = :status, deferredReason = :reason, #q = :group{job} REMOVE #c"
+        expression = f"SET #s = :status, deferredReason = :reason, #q = :group{job}"
     elif kind == OUTCOME_FOLLOW_THROUGH_FAILED:
         status = REQUEST_FAILED
         values.update({":status": {"S": status}, ":reason": {"S": reason or "the follow-through failed"}})
-        expression = f"SET #s = :status, lastFailureReason = :reason{job} REMOVE #c"
+        expression = f"SET #s = :status, lastFailureReason = :reason{job}"
     elif succeeded:
         status = REQUEST_COMPLETED
-        expression = f"SET #s = :status, completedAt = :now{job} REMOVE #c"
+        expression = f"SET #s = :status, completedAt = :now{job}"
         values.update({":status": {"S": status}, ":now": {"S": now}})
     else:
         attempts = int(target.get("attempts", 0)) + 1
@@ -243,16 +282,9 @@ def finish(target: Mapping[str, Any], part: str, *, succeeded: bool, job_arn: st
             names["#q"] = LEDGER_QUEUED_GROUP
             values[":group"] = {"S": target["datasetGroupArn"]}
             expression += ", #q = :group"
-        expression += " REMOVE #c"
-    try:
-        dynamodb().update_item(TableName=table(), Key=key(target["pk"], target["sk"]), UpdateExpression=expression,
-                               ConditionExpression="#c = :part", ExpressionAttributeNames=names,
-                               ExpressionAttributeValues=values)
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            return None
-        raise service_error(error, "UpdateItem") from None
-    return status
+    return {"TableName": table(), "Key": key(target["pk"], target["sk"]), "UpdateExpression": expression,
+            "ConditionExpression": "#c = :part AND #s = :claimed", "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values}, status
 
 
 # --------------------------------------------------------------------------- the request and its record

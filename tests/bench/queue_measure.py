@@ -29,6 +29,9 @@ PREFIX = "deletions/requests/"
 BATCH = "DeletionRequests/Batch"
 QUEUE_FUNCTIONS = ("DeletionRequestsIntake", "DeletionRequestsClaim", "DeletionRequestsRecord",
                    "DeletionRequestsSummary")
+BATCH_FUNCTIONS = QUEUE_FUNCTIONS[1:]  # what a batch run invokes: "claims and records"
+#: the services whose requests the benchmark counts (Step Functions and Lambda are counted from the executions)
+BILLED_SERVICES = ("s3", "dynamodb", "events", "sns", "cloudwatch")
 S3_PUT_CLASS = {"PutObject", "CopyObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload",
                 "ListObjectsV2", "ListObjects", "ListObjectVersions"}
 
@@ -48,9 +51,11 @@ class BatchFigures:
     invocations: Counter = field(default_factory=Counter)  # by function, intake included
     handler_seconds: Counter = field(default_factory=Counter)  # wall time by function
     dynamodb_calls: Counter = field(default_factory=Counter)
-    dynamodb_write_units: float = 0.0
+    dynamodb_write_units: float = 0.0  # the table's own
+    dynamodb_index_write_units: float = 0.0  # its global secondary indexes'
     dynamodb_read_units: float = 0.0
     s3_calls: Counter = field(default_factory=Counter)
+    other_calls: Counter = field(default_factory=Counter)  # (service, op): EventBridge (and its entries), SNS, ...
     real_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -78,37 +83,53 @@ def _size(value: Any) -> int:
 
 
 class _Counter:
-    """Every S3 and DynamoDB call of the handlers, with DynamoDB's read and write request units computed from the
-    requests and answers themselves (on-demand: a write unit per 1 KB written, 2 per KB for a transactional write;
-    a read unit per 4 KB read strongly consistent, half eventually consistent, 2 per 4 KB transactional).
+    """Every S3 and DynamoDB call of the handlers, with DynamoDB's read and write request units.
+
+    Write units are counted from the items themselves, read from moto's table just before and just after each
+    write (in-process, so exact): on-demand bills a write by the larger of the item's sizes before and after,
+    a write unit per 1 KB (2 per KB in ``TransactWriteItems``), nothing for a write a condition refused; and
+    every global secondary index the write changes costs its own units (an entry added or removed: one write of
+    the entry; its key changed: two, the old entry deleted and the new one put; an entry whose key stays but
+    whose projected attributes changed: one), at the index entry's size (``ALL``: the item, ``KEYS_ONLY``: its
+    keys). Reads: a read unit per 4 KB strongly consistent, half eventually consistent, 2 per 4 KB transactional.
 
     Hooked on the shared botocore session, so calls from the handlers' worker threads count too (the harness's
     ``Recorder`` keys calls on a context variable that ``ThreadPoolExecutor`` threads do not inherit). The
     benchmark's own calls (submitting the files, reading the records back) are made with ``paused``."""
 
+    _WRITES = ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem")
+
     def __init__(self) -> None:
         self.calls: Counter = Counter()
         self.write_units = 0.0
+        self.index_write_units = 0.0
         self.read_units = 0.0
         self.paused = False
         self._events: Any = None
         self._lock = threading.Lock()
 
     def install(self, events: Any) -> "_Counter":
-        for service in ("s3", "dynamodb"):
+        for service in BILLED_SERVICES:
             events.register(f"provide-client-params.{service}.*", self._on_params, unique_id=f"bench-{service}-p")
             events.register(f"after-call.{service}.*", self._on_answer, unique_id=f"bench-{service}-a")
+        events.register("before-call.dynamodb.*", self._before_write, unique_id="bench-dynamodb-b")
         self._events = events
         return self
 
     def uninstall(self) -> None:
-        for service in ("s3", "dynamodb"):
+        for service in BILLED_SERVICES:
             self._events.unregister(f"provide-client-params.{service}.*", unique_id=f"bench-{service}-p")
             self._events.unregister(f"after-call.{service}.*", unique_id=f"bench-{service}-a")
+        self._events.unregister("before-call.dynamodb.*", unique_id="bench-dynamodb-b")
 
     def _on_params(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         if not self.paused:
             context["bench_params"] = params
+
+    def _before_write(self, model: Any, context: dict[str, Any], **_: Any) -> None:
+        params = context.get("bench_params")
+        if params is not None and model.name in self._WRITES:
+            context["bench_before"] = [(t, k, _stored(t, k)) for t, k, _ in _written(model.name, params)]
 
     def _on_answer(self, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
         params = context.get("bench_params")
@@ -117,35 +138,117 @@ class _Counter:
         service, op = model.service_model.service_name, model.name
         with self._lock:
             self.calls[(service, op)] += 1
-            if service == "dynamodb" and not (parsed or {}).get("Error"):
-                self._units(op, params, parsed or {})
+            if (service, op) == ("events", "PutEvents"):
+                self.calls[("events", "entries")] += len(params.get("Entries", []))
+        if service != "dynamodb" or (parsed or {}).get("Error"):
+            return
+        if op in self._WRITES:
+            factor = 2 if op == "TransactWriteItems" else 1
+            table_units = index_units = 0.0
+            for table_name, key, before in context.get("bench_before", []):
+                after = _stored(table_name, key)
+                if before == after:
+                    continue  # refused by its condition, or wrote nothing new
+                table_units += factor * max(_kb(before), _kb(after))
+                index_units += _index_units(table_name, before, after)
+            with self._lock:
+                self.write_units += table_units
+                self.index_write_units += index_units
+        else:
+            units = self._read_units(op, params, parsed or {})
+            with self._lock:
+                self.read_units += units
 
-    def _units(self, op: str, params: dict[str, Any], parsed: dict[str, Any]) -> None:
-        def kb(item: Any) -> int:
-            return max(1, math.ceil(_size(item) / 1024))
-
+    @staticmethod
+    def _read_units(op: str, params: dict[str, Any], parsed: dict[str, Any]) -> float:
         def reads(items: list[Any], consistent: bool) -> float:
             return max(1, math.ceil(sum(_size(i) for i in items) / 4096)) * (1 if consistent else 0.5)
 
-        if op in ("PutItem", "UpdateItem", "DeleteItem"):
-            self.write_units += kb(params.get("Item") or parsed.get("Attributes") or params.get("Key"))
-        elif op == "TransactWriteItems":
-            for entry in params["TransactItems"]:
-                body = next(iter(entry.values()))
-                self.write_units += 2 * kb(body.get("Item") or body.get("Key"))
-        elif op == "BatchWriteItem":
-            for requests in params["RequestItems"].values():
-                for r in requests:
-                    self.write_units += kb(next(iter(r.values())).get("Item") or {})
-        elif op == "GetItem":
-            self.read_units += reads([parsed.get("Item") or {}], params.get("ConsistentRead", False))
-        elif op in ("Query", "Scan"):
-            self.read_units += reads(parsed.get("Items", []), params.get("ConsistentRead", False))
-        elif op == "BatchGetItem":
-            for items in parsed.get("Responses", {}).values():
-                self.read_units += sum(reads([i], False) for i in items)
-        elif op == "TransactGetItems":
-            self.read_units += sum(2 * reads([r.get("Item") or {}], True) for r in parsed.get("Responses", []))
+        if op == "GetItem":
+            return reads([parsed.get("Item") or {}], params.get("ConsistentRead", False))
+        if op in ("Query", "Scan"):
+            return reads(parsed.get("Items", []), params.get("ConsistentRead", False))
+        if op == "BatchGetItem":
+            return sum(reads([i], False) for items in parsed.get("Responses", {}).values() for i in items)
+        if op == "TransactGetItems":
+            return sum(2 * reads([r.get("Item") or {}], True) for r in parsed.get("Responses", []))
+        return 0.0
+
+
+def _kb(item: dict[str, Any] | None) -> int:
+    return 0 if item is None else max(1, math.ceil(_size(item) / 1024))
+
+
+_TABLES: dict[tuple[int, str], Any] = {}
+
+
+def _moto_table(name: str) -> Any:
+    import os
+
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
+    backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][os.environ["AWS_DEFAULT_REGION"]]
+    table = _TABLES.get((id(backend), name))
+    if table is None:
+        table = _TABLES[(id(backend), name)] = backend.get_table(name)
+    return table
+
+
+def _written(op: str, params: dict[str, Any]) -> list[tuple[str, dict[str, Any], str]]:
+    """``(table, key, kind)`` of every item a write request may change."""
+    def key_of(table_name: str, body: dict[str, Any]) -> dict[str, Any]:
+        if "Key" in body:
+            return body["Key"]
+        table = _moto_table(table_name)
+        names = [table.hash_key_attr] + ([table.range_key_attr] if table.range_key_attr else [])
+        return {n: body["Item"][n] for n in names}
+
+    if op in ("PutItem", "UpdateItem", "DeleteItem"):
+        return [(params["TableName"], key_of(params["TableName"], params), op)]
+    if op == "TransactWriteItems":
+        return [(body["TableName"], key_of(body["TableName"], body), kind)
+                for entry in params["TransactItems"] for kind, body in entry.items() if kind != "ConditionCheck"]
+    return [(name, key_of(name, next(iter(r.values()))), "BatchWriteItem")
+            for name, requests in params["RequestItems"].items() for r in requests]
+
+
+def _stored(table_name: str, key: dict[str, Any]) -> dict[str, Any] | None:
+    """The item as moto holds it now (a copy), read without touching the table (moto's own ``get_item`` adds an
+    empty partition for a key it does not hold)."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    table = _moto_table(table_name)
+    partition = table.items.get(DynamoType(key[table.hash_key_attr]))
+    if partition is not None and table.range_key_attr:
+        partition = partition.get(DynamoType(key[table.range_key_attr]))
+    return None if partition is None else partition.to_json()["Attributes"]  # a fresh dict (moto builds it)
+
+
+def _index_units(table_name: str, before: dict[str, Any] | None, after: dict[str, Any] | None) -> float:
+    table = _moto_table(table_name)
+    units = 0.0
+    for index in table.global_indexes:
+        names = [k["AttributeName"] for k in index.schema]
+        projection = (index.projection or {}).get("ProjectionType", "ALL")
+        base_keys = [table.hash_key_attr] + ([table.range_key_attr] if table.range_key_attr else [])
+
+        def entry(item: dict[str, Any] | None) -> dict[str, Any] | None:
+            if item is None or any(n not in item for n in names):
+                return None  # a sparse index holds only items with every key attribute
+            if projection == "ALL":
+                return item
+            kept = set(names + base_keys) | set(index.projection.get("NonKeyAttributes", []))
+            return {n: v for n, v in item.items() if n in kept}
+
+        old, new = entry(before), entry(after)
+        if old is None and new is None or old == new:
+            continue
+        if old is not None and new is not None and any(old[n] != new[n] for n in names):
+            units += _kb(old) + _kb(new)  # the key changed: the old entry is deleted, the new one put
+        else:
+            units += max(_kb(old), _kb(new))
+    return units
 
 
 @contextlib.contextmanager
@@ -245,6 +348,10 @@ def batch(template: dict[str, Any], requests: int, job_duration: float) -> Batch
     with item_level_transaction_rollback(), _timed(seconds), \
             LocalWorkflows(template, str(lambda_code_dir())) as lw:
         lw.personalize.default_plan = JobPlan(duration=float(job_duration))
+        # The harness copies every announced event into an SQS queue for the tests to read; moto's SendMessage
+        # counts the queue's messages each time (quadratic in a batch of thousands). The benchmark reads no
+        # event, so that copy is not made; the PutEvents calls themselves are made and counted.
+        boto3.client("events").remove_targets(Rule="capture-outcomes", Ids=["queue"])
         counter = _Counter().install(boto3.DEFAULT_SESSION.events)
         bucket = lw.bucket()
         started = time.perf_counter()
@@ -291,24 +398,47 @@ def batch(template: dict[str, Any], requests: int, job_duration: float) -> Batch
             invocations=Counter(_function_kind(inv.function) for inv in lw.invocations),
             handler_seconds=seconds,
             dynamodb_calls=Counter({op: n for (service, op), n in counter.calls.items() if service == "dynamodb"}),
-            dynamodb_write_units=counter.write_units, dynamodb_read_units=counter.read_units,
+            dynamodb_write_units=counter.write_units, dynamodb_index_write_units=counter.index_write_units,
+            dynamodb_read_units=counter.read_units,
             s3_calls=Counter({op: n for (service, op), n in counter.calls.items() if service == "s3"}),
+            other_calls=Counter({k: n for k, n in counter.calls.items() if k[0] not in ("s3", "dynamodb")}),
             real_seconds=real)
 
 
 @dataclass
 class FailedLaunch:
+    """One request of (a) in one dataset group, start to end: the upload trigger's invocation, the execution, the
+    outcome reporter's; and every S3, EventBridge, SNS and CloudWatch request they made."""
+
     outcome: str
     transitions: int
-    invocations: int
-    s3_calls: int  # the pre-flight's reads of the input (what (a) pays per execution on S3)
+    invocations: int  # the upload trigger, the execution's functions, the outcome reporter
+    trigger_invocations: int
+    calls: Counter
+
+    @property
+    def s3_puts(self) -> int:
+        return sum(n for (service, op), n in self.calls.items() if service == "s3" and op in S3_PUT_CLASS)
+
+    @property
+    def s3_gets(self) -> int:
+        return sum(n for (service, op), n in self.calls.items() if service == "s3" and op not in S3_PUT_CLASS)
+
+    def of(self, service: str, op: str) -> int:
+        return self.calls[(service, op)]
+
+
+UPLOAD_PREFIX = "deletions/uploads/"
 
 
 def failed_launch(template: dict[str, Any]) -> FailedLaunch:
-    """A deletion execution in a dataset group already holding 5 PENDING jobs: Launch retries
-    ``LimitExceededException`` and gives up."""
+    """A user-ID file uploaded under an upload trigger's prefix, in a dataset group already holding 5 PENDING
+    jobs: the trigger starts the deletion, Launch retries ``LimitExceededException`` and gives up, the outcome
+    reporter records and announces the failure. ``template`` must configure the trigger (``UPLOAD_PREFIX`` →
+    ``reference.GROUP``)."""
     from cdk_ml_data_jobs._assets import lambda_code_dir
     from tests.bench import reference
+    from tests.harness.events import s3_object_created
     from tests.harness.fakes import JobPlan
     from tests.harness.local import LocalWorkflows
 
@@ -323,14 +453,19 @@ def failed_launch(template: dict[str, Any]) -> FailedLaunch:
             p.add_existing_job(f"busy-{i}", reference.GROUP, "s3://elsewhere/x.csv", JobPlan(duration=30 * 86400))
         if p.pending_in(reference.GROUP) != 5:
             raise RuntimeError("the fake dataset group does not hold 5 PENDING jobs")
-        counter.paused = True
-        location = lw.put_csv("deletions/bench/users.csv", ["bench-user-1"])
+        counter.paused = True  # the requester's upload, not the library's
+        bucket, key = lw.bucket(), f"{UPLOAD_PREFIX}bench-request.csv"
+        lw.s3.put_object(Bucket=bucket, Key=key, Body=b"USER_ID\nbench-user-1\n")
+        head = lw.s3.head_object(Bucket=bucket, Key=key)
         counter.paused = False
-        ex = lw.run("DataDeletion", {"datasetGroupArn": reference.GROUP, "dataLocation": location},
-                    name="bench-limit", timeout=900)
+        [trigger] = lw.emit(s3_object_created(bucket, key, head, lw.clock.now(), "0" * 18))
+        if trigger.error or not (trigger.result or {}).get("started"):
+            raise RuntimeError(f"the upload trigger started nothing: {trigger.error or trigger.result}")
+        ex = lw.wait(trigger.result["executionArn"], timeout=900)
         limited = [c for c in p.calls_of("CreateDataDeletionJob") if c.error]
         if ex.status != "FAILED" or not limited:
             raise RuntimeError(f"expected a FAILED launch on LimitExceededException, got {ex.status} {ex.error}")
         counter.uninstall()
-        s3 = sum(n for (service, _), n in counter.calls.items() if service == "s3")
-        return FailedLaunch(f"FAILED ({ex.error})", _transitions(ex.history), len(lw.invocations), s3)
+        return FailedLaunch(f"FAILED ({ex.error})", _transitions(ex.history), len(lw.invocations),
+                            sum(1 for inv in lw.invocations if inv.function == trigger.function),
+                            Counter(counter.calls))

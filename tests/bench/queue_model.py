@@ -42,6 +42,9 @@ PRICES = {
     "dynamodb_read_unit": 0.125 / 1_000_000,  # on-demand, per read request unit
     "s3_put": 0.005 / 1000,  # PUT, COPY, POST, LIST
     "s3_get": 0.0004 / 1000,  # GET, HEAD and other requests
+    "events_entry": 1.00 / 1_000_000,  # EventBridge custom events (PutEvents), per 64 KB entry
+    "sns_publish": 0.50 / 1_000_000,  # SNS standard topic publishes (deliveries not counted)
+    "cloudwatch_put_metric": 0.01 / 1000,  # PutMetricData requests
 }
 LAMBDA_SECONDS = 0.1  # assumed billed duration of one ordinary invocation
 LAMBDA_GB = 0.25  # the library's 256 MB
@@ -92,8 +95,15 @@ class Measured:
     # A deletion execution whose Launch gives up on LimitExceededException after its retries.
     failed_launch_transitions: float
     failed_launch_invocations: float
-    # One execution per request and group in (a): what it reads of S3 (pre-flight HEAD + GET, the upload trigger).
-    per_request_execution_s3_gets: float
+    # One execution per request and group in (a), around its state machine: the upload trigger's invocations
+    # (not in the per-execution fit above), and the S3, EventBridge, SNS and CloudWatch requests of the execution
+    # and its outcome reporter (the pre-flight's reads, the audit record, the outcome event).
+    trigger_invocations: float
+    execution_s3_puts: float
+    execution_s3_gets: float
+    execution_events: float
+    execution_sns: float
+    execution_metrics: float
     # (b): one batch run, per dataset group part and per request, on top of the child deletion executions.
     batch_transitions_base: float
     batch_transitions_per_group: float
@@ -106,6 +116,9 @@ class Measured:
     dynamodb_reads_per_request: float
     s3_puts_per_request: float
     s3_gets_per_request: float
+    events_per_request: float
+    sns_per_request: float
+    metrics_per_request: float
 
 
 @dataclass(frozen=True)
@@ -143,6 +156,9 @@ class Cell:
     dynamodb_reads: float = 0.0
     s3_puts: float = 0.0
     s3_gets: float = 0.0
+    events: float = 0.0  # EventBridge entries
+    sns: float = 0.0  # SNS publishes
+    metrics: float = 0.0  # CloudWatch PutMetricData requests
 
     @property
     def requests(self) -> int:
@@ -161,7 +177,9 @@ class Cell:
                 + self.lambda_seconds * LAMBDA_GB * PRICES["lambda_gb_second_arm"]
                 + self.dynamodb_writes * PRICES["dynamodb_write_unit"]
                 + self.dynamodb_reads * PRICES["dynamodb_read_unit"]
-                + self.s3_puts * PRICES["s3_put"] + self.s3_gets * PRICES["s3_get"])
+                + self.s3_puts * PRICES["s3_put"] + self.s3_gets * PRICES["s3_get"]
+                + self.events * PRICES["events_entry"] + self.sns * PRICES["sns_publish"]
+                + self.metrics * PRICES["cloudwatch_put_metric"])
 
     @property
     def cost_per_1000(self) -> float:
@@ -222,7 +240,7 @@ def one_job_per_request(scenario: Scenario, measured: Measured, polling: Polling
             cell.transitions += measured.transitions_base + measured.transitions_per_poll * polls
             cell.invocations += measured.invocations_base + measured.invocations_per_poll * polls
             cell.transitions += retry  # each retry of Launch is a transition and an invocation
-            cell.invocations += retry
+            cell.invocations += retry + measured.trigger_invocations
             ends.setdefault(request, []).append(end)
         elif retry < scenario.retry_max_attempts:
             delay = rng.uniform(0, min(scenario.retry_max_delay, 5.0 * 2 ** retry))
@@ -231,7 +249,12 @@ def one_job_per_request(scenario: Scenario, measured: Measured, polling: Polling
             failed.add(request)
             cell.transitions += measured.failed_launch_transitions
             cell.invocations += measured.failed_launch_invocations
-    cell.s3_gets = measured.per_request_execution_s3_gets * len(arrivals) * scenario.groups
+    executions = len(arrivals) * scenario.groups
+    cell.s3_puts = measured.execution_s3_puts * executions
+    cell.s3_gets = measured.execution_s3_gets * executions
+    cell.events = measured.execution_events * executions
+    cell.sns = measured.execution_sns * executions
+    cell.metrics = measured.execution_metrics * executions
     cell.lambda_seconds = cell.invocations * LAMBDA_SECONDS
     for index, arrived in enumerate(arrivals):
         if index in failed:
@@ -290,6 +313,9 @@ def the_queue(scenario: Scenario, measured: Measured, polling: Polling = Polling
     cell.dynamodb_reads = measured.dynamodb_reads_per_request * len(arrivals)
     cell.s3_puts = measured.s3_puts_per_request * len(arrivals)
     cell.s3_gets = measured.s3_gets_per_request * len(arrivals)
+    cell.events = measured.events_per_request * len(arrivals)
+    cell.sns = measured.sns_per_request * len(arrivals)
+    cell.metrics = measured.metrics_per_request * len(arrivals)
     for index, arrived in enumerate(arrivals):
         ends = done.get(index, [])
         if len(ends) == scenario.groups:

@@ -378,9 +378,11 @@ def test_lost_lambda_responses_are_retried_without_claiming_or_counting_twice(qu
     assert {g["status"] for g in ex.output["datasetGroups"]} == {"COMPLETED"}
     assert len(queue.personalize.jobs) == 2  # the retried claim adopted its part: one job per dataset group
     claims = [i for i in queue.invocations if "Claim" in i.function]
-    assert len(claims) == 3
-    retried = [c for c in claims if c.event["datasetGroupArn"] == claims[0].event["datasetGroupArn"]]
-    assert len(retried) == 2 and retried[0].result["parts"] == retried[1].result["parts"]
+    assert len(claims) == 2 and claims[0].event == claims[1].event  # one claim for every group, and its retry
+    assert claims[0].result["groups"] == claims[1].result["groups"]  # the retry adopted what the first claimed
+    records = [i for i in queue.invocations if "Record" in i.function]
+    assert len(records) == 2 and records[0].result["groups"] == records[1].result["groups"]  # counted alike
+    assert [r.result["requestsCompleted"] for r in records] == [1, 0]  # announced once, by the first call
     done = record(queue, "R1")
     assert done["status"] == "COMPLETED" and [t["attempts"] for t in done["targets"]] == [0, 0]
     assert_private(queue, ex)

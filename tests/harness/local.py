@@ -239,7 +239,7 @@ class LocalWorkflows:
         LambdaSimpleBackend.invoke = invoke
         EventManager.add_event = add_event
         try:
-            with virtual_time(self.clock), moto_fixes.service_integrations(), \
+            with virtual_time(self.clock), moto_fixes.service_integrations(), moto_fixes.partition_queries(), \
                     moto_fixes.under_invocation_lock(self._invoke_lock):
                 yield
         finally:

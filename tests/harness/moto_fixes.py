@@ -20,11 +20,20 @@
   makes those steps wait for the Lambda invocation in progress (the
   harness's invocation lock, reentrant because a function may itself start
   an execution).
+- DynamoDB ``Query`` on a table's own key: moto gathers every item of the
+  table, sorts them all, then keeps those of the queried partition, so each
+  query costs the whole table (the request ledger's refresh reads one
+  request's items: a batch of 10,000 requests made that quadratic, hours of
+  in-process time; on AWS a query reads its partition). :func:`partition_queries`
+  hands moto's own query code just the queried partition's items; its
+  matching, sorting, paging and filtering run unchanged, so the answer is the
+  same (``tests/unit/test_moto_fixes.py`` compares them).
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 from functools import lru_cache
 from typing import Any, Iterator
 
@@ -100,3 +109,43 @@ def under_invocation_lock(lock: Any) -> Iterator[None]:
     finally:
         for owner, name, original in saved:
             setattr(owner, name, original)
+
+
+@contextlib.contextmanager
+def partition_queries() -> Iterator[None]:
+    from moto.dynamodb.models.table import Table
+
+    scoped = threading.local()  # per thread: the handlers query from their own worker threads
+    original_query, original_all_items = Table.query, Table.all_items
+
+    def all_items(self: Any) -> list[Any]:
+        narrowed = getattr(scoped, "items", None)
+        if narrowed is not None and narrowed[0] is self:
+            return narrowed[1]
+        return original_all_items(self)
+
+    def query(self: Any, *args: Any, **kwargs: Any) -> Any:
+        # moto's backend passes (hash_key, range_comparison, range_objs, limit, exclusive_start_key,
+        # scan_index_forward, projection_expressions, index_name, ...) positionally
+        hash_key = args[0] if args else kwargs.get("hash_key")
+        index_name = args[7] if len(args) > 7 else kwargs.get("index_name")
+        if index_name or hash_key is None or getattr(scoped, "items", None) is not None:
+            return original_query(self, *args, **kwargs)
+        partition = self.items.get(hash_key)  # .get: the table's defaultdict must not grow an empty partition
+        if partition is None:
+            items: list[Any] = []
+        elif self.range_key_attr:
+            items = list(partition.values())
+        else:
+            items = [partition]
+        scoped.items = (self, items)
+        try:
+            return original_query(self, *args, **kwargs)
+        finally:
+            scoped.items = None
+
+    Table.query, Table.all_items = query, all_items
+    try:
+        yield
+    finally:
+        Table.query, Table.all_items = original_query, original_all_items

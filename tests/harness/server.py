@@ -928,8 +928,10 @@ class EmulatorServer:
         self._fixes = contextlib.ExitStack()
         self._fixes.enter_context(moto_fixes.service_integrations())
         self._fixes.enter_context(moto_fixes.under_invocation_lock(self.functions.lock))
+        self._fixes.enter_context(moto_fixes.partition_queries())
         log.info("moto gap filled: optimised service integrations (startExecution.sync:2); Step Functions' "
-                 "client creation waits for the Lambda invocation in progress (moto_fixes)")
+                 "client creation waits for the Lambda invocation in progress; a DynamoDB query reads its partition only "
+                 "(moto_fixes)")
         CustomResources(self.functions, lambda: self.port).install()
         for change in install_cloudformation_gaps() + install_event_delivery(self.functions):
             log.info("moto gap filled: %s", change)

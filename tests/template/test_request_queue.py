@@ -193,7 +193,20 @@ def test_the_batch_runs_the_deletion_workflow_per_dataset_group_and_part(tpl, qu
     assert run["Parameters"]["Name.$"] == "$.part.executionName"
     assert set(run["Parameters"]["Input"]) == {"datasetGroupArn.$", "dataLocation.$"}
     assert run["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.execution",
-                             "Next": contract.STATE_BATCH_RECORD}]
+                             "Next": contract.STATE_BATCH_RUN_CAUGHT}]
+    assert run["End"] is True and each_part[contract.STATE_BATCH_RUN_CAUGHT] == {
+        "Type": "Pass", "Comment": each_part[contract.STATE_BATCH_RUN_CAUGHT]["Comment"], "End": True}
+    # one Claim before the groups' runs, one Record after all of them, then the summary
+    states = asl["States"]
+    assert states[contract.STATE_BATCH_GROUPS]["Next"] == contract.STATE_BATCH_CLAIM
+    assert states[contract.STATE_BATCH_CLAIM]["Parameters"] == {
+        "datasetGroupArns.$": "$.datasetGroupArns", "executionName.$": "$$.Execution.Name",
+        "startTime.$": "$$.Execution.StartTime"}
+    assert states[contract.STATE_BATCH_CLAIM]["Next"] == contract.STATE_BATCH_EACH_GROUP
+    assert each_group["ItemsPath"] == "$.claimed.groups"
+    assert states[contract.STATE_BATCH_EACH_GROUP]["Next"] == contract.STATE_BATCH_RECORD
+    assert states[contract.STATE_BATCH_RECORD]["Parameters"] == {"groups.$": "$.groups"}
+    assert states[contract.STATE_BATCH_RECORD]["Next"] == contract.STATE_BATCH_SUMMARY
     assert asl["States"][contract.STATE_BATCH_SUMMARY]["End"] is True
     machine = props(tpl, _lid(queue.batch_state_machine))
     assert machine["StateMachineType"] == "STANDARD" and machine["TracingConfiguration"] == {"Enabled": True}

@@ -132,7 +132,8 @@ def test_a_failed_job_requeues_until_the_last_attempt(ledger_env, clock):
                              max_attempts=3) is None
     _, [target] = ledger.items_of("R1")
     assert (target["status"], target["attempts"], target["lastFailureReason"]) == ("FAILED", 3, "busy")
-    assert LEDGER_QUEUED_GROUP not in target and LEDGER_CLAIMED_PART not in target
+    assert LEDGER_QUEUED_GROUP not in target and target[LEDGER_CLAIMED_PART] == "b3/shop/0001"  # its last part
+    assert [t["status"] for t in ledger.claimed_targets("b3/shop/0001")] == ["FAILED"]  # the part still lists it
 
 
 def test_refresh_writes_the_record_and_the_status_it_derives(ledger_env, clock):
@@ -252,14 +253,15 @@ def test_a_busy_group_requeues_without_counting_an_attempt_and_says_what_ran(led
     assert status == "QUEUED"  # even with max_attempts 1
     _, [target] = ledger.items_of("R1")
     assert (target["status"], target["attempts"], target["deferredReason"]) == ("QUEUED", 0, "DatasetGroupBusy: x")
-    assert target[LEDGER_QUEUED_GROUP] == SHOP and LEDGER_CLAIMED_PART not in target
+    assert target[LEDGER_QUEUED_GROUP] == SHOP and target[LEDGER_CLAIMED_PART] == "b1/shop/0001"
     assert json.loads(target[ledger.MODEL_FACTS]) == facts
     record = ledger.refresh("R1").record
     assert record["status"] == "QUEUED" and record["targets"][0]["busyWith"] == BUSY_WITH
-    # the next claim starts clean
+    # the next claim starts clean, and moves the target to its own part
     [target] = ledger.claim(list(ledger.queued_targets(SHOP)), "b2", "b2/shop/0001")
     _, [target] = ledger.items_of("R1")
     assert ledger.MODEL_FACTS not in target and "deferredReason" not in target
+    assert ledger.claimed_targets("b1/shop/0001") == [] and len(ledger.claimed_targets("b2/shop/0001")) == 1
 
 
 def test_a_failed_follow_through_fails_the_target_at_once_with_the_deletion_completed(ledger_env, clock):
@@ -310,3 +312,16 @@ def test_the_outcome_of_a_busy_group_and_of_a_failed_training(ledger_env, sfn):
     assert (found.kind, found.job_arn) == (ledger.OUTCOME_FOLLOW_THROUGH_FAILED, "arn:job")
     assert found.reason.startswith("ModelRetrainingFailed: the data deletion COMPLETED") and "bad data" in found.reason
     assert found.facts["deletionStatus"] == "COMPLETED" and found.facts["followThrough"]["stage"] == "TRAINING"
+
+
+def test_recording_a_part_updates_each_target_once_and_a_retry_skips_what_was_recorded(ledger_env, clock):
+    for i in range(3):
+        queue_request(ledger_env, f"R{i}")
+    claimed = ledger.claim(list(ledger.queued_targets(SHOP)), "b1", "b1/shop/0001")
+    first = ledger.finish_all(claimed[:1], "b1/shop/0001", succeeded=False, job_arn="arn:job", reason="boom",
+                              max_attempts=3)
+    again = ledger.finish_all(claimed, "b1/shop/0001", succeeded=False, job_arn="arn:job", reason="boom",
+                              max_attempts=3)  # a retried Record: R0 is recorded already
+
+    assert first == ["QUEUED"] and again == [None, "QUEUED", "QUEUED"]
+    assert [t["attempts"] for t in ledger.queued_targets(SHOP)] == [1, 1, 1]  # no attempt counted twice

@@ -1,13 +1,13 @@
 """Record the outcome of a batch run's deletions on the requests they carried.
 
 Event: ``{"groups": [...]}``, each dataset group's claim (``batchId``,
-``datasetGroupArn``, ``parts``) with, where it had parts, ``results``: per part
-``{"part": {"part", "dataLocation", "executionName", "requests"}, "execution": ...}``,
-where ``execution`` is the deletion workflow's result (``status``, ``output``,
-``executionArn``) or the error the RunDeletion step caught (``Error``,
-``Cause``). Then the execution is read back with ``DescribeExecution`` (when the
-workflow's execution of this name already existed because a redriven batch run
-started it, it is adopted this way, never started twice). Every part's outcome
+``datasetGroupArn``, ``parts``: ``{"part", "dataLocation", "executionName",
+"requests"}``) with, where it had parts, ``results``: per part, in the order of
+``parts``, the deletion workflow's execution (``status``, ``executionArn``) or
+the error the RunDeletion step caught (``Error``, ``Cause``). Each execution is
+read back with ``DescribeExecution`` for its output (and when the workflow's
+execution of this name already existed because a redriven batch run started it,
+it is adopted this way, never started twice). Every part's outcome
 is known before anything is written: while one of them is still running
 (``ExecutionStillRunning``), the state machine retries later.
 
@@ -64,12 +64,12 @@ class Outcome(NamedTuple):
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     max_attempts = int(os.environ[Env.MAX_ATTEMPTS])
     groups = [dict(g) for g in event.get("groups") or []]
-    found = [(group, item, outcome(item.get("execution") or {}, item["part"]["executionName"]))
-             for group in groups for item in group.get("results") or []]
+    # a group's results are its parts' runs, in the order of its parts (the Map keeps it)
+    found = [(group, part, outcome(execution or {}, part["executionName"]))
+             for group in groups for part, execution in zip(group.get("parts") or [], group.get("results") or [])]
     carried: set[str] = set()
     results: dict[int, list[dict[str, Any]]] = {}
-    for group, item, part_outcome in found:
-        part = item["part"]
+    for group, part, part_outcome in found:
         part_id = requests.part_id(group["batchId"], group["datasetGroupArn"], int(part["part"]))
         targets = ledger.claimed_targets(part_id)
         running = [t for t in targets if t["status"] == REQUEST_IN_PROGRESS]

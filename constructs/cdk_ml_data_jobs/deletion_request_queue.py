@@ -390,11 +390,15 @@ class DeletionRequestQueue(Construct):
                 "Name.$": "$.part.executionName",
                 "Input": {"datasetGroupArn.$": "$.datasetGroupArn", "dataLocation.$": "$.part.dataLocation"},
             },
-            "ResultSelector": {"status.$": "$.Status", "executionArn.$": "$.ExecutionArn", "output.$": "$.Output"},
+            # Status and ARN only, as the part's result: the Record step pairs the results with the group's parts
+            # and reads each execution back (DescribeExecution), so the payload grows by about 350 bytes a part
+            # whatever the workflow's output.
+            "ResultSelector": {"status.$": "$.Status", "executionArn.$": "$.ExecutionArn"},
             "ResultPath": "$.execution",
+            "OutputPath": "$.execution",
         })
         run.add_catch(sfn.Pass(scope, contract.STATE_BATCH_RUN_CAUGHT, comment="The Record step reads the "
-                               "execution back: its error is the part's outcome."),
+                               "execution back: its error is the part's outcome.", output_path="$.execution"),
                       errors=["States.ALL"], result_path="$.execution")
         each_part = sfn.Map(
             scope, contract.STATE_BATCH_EACH_PART, comment="One data deletion job per part (at most the free "

@@ -192,10 +192,15 @@ def test_the_batch_runs_the_deletion_workflow_per_dataset_group_and_part(tpl, qu
     assert run["Parameters"]["StateMachineArn"] == "${DataDeletionWorkflowStateMachine442CEB36}"
     assert run["Parameters"]["Name.$"] == "$.part.executionName"
     assert set(run["Parameters"]["Input"]) == {"datasetGroupArn.$", "dataLocation.$"}
+    # a part's result is the child's status and ARN (or the caught error), not its output: Record reads each
+    # execution back, so the payload grows with parts, not with what the workflow returns
+    assert run["ResultSelector"] == {"status.$": "$.Status", "executionArn.$": "$.ExecutionArn"}
+    assert run["OutputPath"] == "$.execution"
     assert run["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.execution",
                              "Next": contract.STATE_BATCH_RUN_CAUGHT}]
     assert run["End"] is True and each_part[contract.STATE_BATCH_RUN_CAUGHT] == {
-        "Type": "Pass", "Comment": each_part[contract.STATE_BATCH_RUN_CAUGHT]["Comment"], "End": True}
+        "Type": "Pass", "Comment": each_part[contract.STATE_BATCH_RUN_CAUGHT]["Comment"], "OutputPath": "$.execution",
+        "End": True}
     # one Claim before the groups' runs, one Record after all of them, then the summary
     states = asl["States"]
     assert states[contract.STATE_BATCH_GROUPS]["Next"] == contract.STATE_BATCH_CLAIM

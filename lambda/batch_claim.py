@@ -35,26 +35,41 @@ from typing import IO, Any
 from botocore.exceptions import ClientError
 
 from jobkit import clients, csv_rules, ledger, requests
-from jobkit.contract import Env
-from jobkit.errors import error_code, service_error
+from jobkit.contract import REQUEST_IN_PROGRESS, Env
+from jobkit.errors import JobError, error_code, service_error
 
 _THREADS = 16
 _READ_CHUNK = 64
+#: the part inputs written at once, through temporary files: within Lambda's default 512 MB of /tmp
+_WAVE_BYTES = 400 * 1024 * 1024
 _GONE = ("the request file can no longer be read (deleted, or expired by the deletion prefix's lifecycle rule)")
+
+
+class ClaimedPartsNotVisibleYet(JobError):
+    """A part's input exists but the ``claimed`` index does not list its targets yet (an earlier attempt of this
+    Claim wrote it moments ago; the index is eventually consistent): the state machine retries later, so no new
+    request is claimed into a part whose input is already written."""
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     batch = requests.batch_id(event["executionName"], event["startTime"])
     limit = int(os.environ[Env.PENDING_JOB_LIMIT])
     touched: set[str] = set()
-    groups = [_claim_group(batch, group, limit, touched) for group in event["datasetGroupArns"]]
+    failed = 0
+    groups = []
+    for group in event["datasetGroupArns"]:
+        claimed = _claim_group(batch, group, limit, touched)
+        if claimed["deferred"]:  # rewritten at once: a later group's failure must not lose the deferral's record
+            failed += _refresh(touched)
+            touched.clear()
+        groups.append(claimed)
     _write_parts(batch, groups)
-    _refresh(touched)
+    failed += _refresh(touched)
     for group in groups:
         del group["_claimed"]
         group["queued"] = sum(1 for _ in ledger.queued_targets(group["datasetGroupArn"]))
         group["parts"] = [p for p in group["parts"] if p["requests"]]
-    return {"batchId": batch, "groups": groups}
+    return {"batchId": batch, "groups": groups, "requestsFailed": failed}
 
 
 def _claim_group(batch: str, group: str, limit: int, touched: set[str]) -> dict[str, Any]:
@@ -73,28 +88,36 @@ def _claim_group(batch: str, group: str, limit: int, touched: set[str]) -> dict[
     candidates = {t["requestId"]: t for t in ledger.queued_targets(group)}
     packed = requests.pack((requests.Candidate(rid, int(t["bytes"])) for rid, t in candidates.items()),
                            max_bytes=int(os.environ[Env.MAX_BATCH_BYTES]), max_parts=max(free, 0))
-    for number, members in enumerate(packed, start=len(parts) + 1):
-        part = requests.part_id(batch, group, number)
-        claimed = ledger.claim([candidates[m.request_id] for m in members], batch, part)
+    bucket, prefix = os.environ[Env.DATA_BUCKET], os.environ[Env.BATCH_PREFIX]
+    number = len(parts) + 1  # a part number is used only by a claim that took something
+    for members in packed:
+        if _exists(bucket, requests.part_key(prefix, batch, group, number)):
+            raise ClaimedPartsNotVisibleYet(f"part {number} of {requests.group_name(group)} in batch {batch} has "
+                                            "its input but the ledger's claimed index does not list it yet")
+        claimed = ledger.claim([candidates[m.request_id] for m in members], batch,
+                               requests.part_id(batch, group, number))
         if claimed:
             parts.append((number, claimed))
+            number += 1
     for _, claimed in parts:
         touched.update(t["requestId"] for t in claimed)
-    bucket, prefix = os.environ[Env.DATA_BUCKET], os.environ[Env.BATCH_PREFIX]
     return {**out, "pendingJobs": pending, "_claimed": parts, "parts": [
         {"part": number, "dataLocation": f"s3://{bucket}/{requests.part_key(prefix, batch, group, number)}",
-         "executionName": requests.execution_name(batch, group, number), "requests": len(claimed)}
+         "executionName": requests.execution_name(batch, group, number),
+         "requests": len(claimed)}
         for number, claimed in parts]}
 
 
 def _adopted(batch: str, group: str) -> list[tuple[int, list[dict[str, Any]]]]:
+    """The parts an earlier attempt of this batch claimed for the group, each with its targets still IN_PROGRESS
+    (a target that failed when its file was gone stays listed under the part, and stays out of its input)."""
     found = []
     number = 1
     while True:
         claimed = ledger.claimed_targets(requests.part_id(batch, group, number))
         if not claimed:
             return found
-        found.append((number, claimed))
+        found.append((number, [t for t in claimed if t["status"] == REQUEST_IN_PROGRESS]))
         number += 1
 
 
@@ -124,8 +147,28 @@ def _write_parts(batch: str, groups: list[dict[str, Any]]) -> None:
         for (number, claimed), part in zip(group["_claimed"], group["parts"]):
             if not _exists(bucket, requests.part_key(prefix, batch, group["datasetGroupArn"], number)):
                 todo.append((group, part, claimed))
-    if not todo:
-        return
+    for wave in _waves(todo):
+        _write_wave(batch, wave)
+
+
+def _waves(todo: list[Any]) -> list[list[Any]]:
+    """The parts to write, in waves whose inputs together fit ``_WAVE_BYTES`` of the function's temporary
+    storage (a part is at most ``max_batch_bytes``, so a wave holds at least one): each wave reads its request
+    files once."""
+    waves: list[list[Any]] = []
+    used = 0
+    for item in todo:
+        size = sum(int(t.get("bytes", 0)) for t in item[2])
+        if not waves or used + size > _WAVE_BYTES:
+            waves.append([])
+            used = 0
+        waves[-1].append(item)
+        used += size
+    return waves
+
+
+def _write_wave(batch: str, todo: list[tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]]) -> None:
+    bucket, prefix = os.environ[Env.DATA_BUCKET], os.environ[Env.BATCH_PREFIX]
     files: list[IO[bytes]] = []
     try:
         members: dict[tuple[str, str, str], list[tuple[int, dict[str, Any]]]] = {}  # object → (part, target)
@@ -137,11 +180,11 @@ def _write_parts(batch: str, groups: list[dict[str, Any]]) -> None:
         included = [0] * len(todo)
         objects = list(members)
         with ThreadPoolExecutor(max_workers=_THREADS) as pool:
-            # Read the request files in parallel, write them in order; a chunk of them is in memory at a time.
+            # Read the request files in parallel, write them in order; _READ_CHUNK files are in memory at a time.
             for start in range(0, len(objects), _READ_CHUNK):
                 chunk = objects[start:start + _READ_CHUNK]
                 for obj, body in zip(chunk, pool.map(lambda o: _read(members[o][0][1]), chunk)):
-                    lines = [line for _, line in csv_rules.user_id_lines([body])] if body is not None else None
+                    lines = None if body is None else [line for _, line in csv_rules.user_id_lines([body])]
                     for index, target in members[obj]:
                         if lines is None:
                             group, part, _ = todo[index]
@@ -195,9 +238,10 @@ def _read(target: dict[str, Any]) -> bytes | None:
         body.close()
 
 
-def _refresh(request_ids: set[str]) -> None:
-    """Rewrite each request's record once; announce those that failed here (their file was gone)."""
+def _refresh(request_ids: set[str]) -> int:
+    """Rewrite each request's record once; announce those that failed here (their file was gone). Returns how
+    many were announced FAILED."""
     if not request_ids:
-        return
+        return 0
     with ThreadPoolExecutor(max_workers=min(_THREADS, len(request_ids))) as pool:
-        ledger.announce_outcomes([r for r in pool.map(ledger.refresh, sorted(request_ids)) if r])
+        return ledger.announce_outcomes([r for r in pool.map(ledger.refresh, sorted(request_ids)) if r])["failed"]

@@ -1,6 +1,7 @@
 """Record the outcome of a batch run's deletions on the requests they carried.
 
-Event: ``{"groups": [...]}``, each dataset group's claim (``batchId``,
+Event: ``{"groups": [...], "claimFailed"}`` (the requests the Claim step failed and announced, added to
+``requestsFailed``), each dataset group's claim (``batchId``,
 ``datasetGroupArn``, ``parts``: ``{"part", "dataLocation", "executionName",
 "requests"}``) with, where it had parts, ``results``: per part, in the order of
 ``parts``, the deletion workflow's execution (``status``, ``executionArn``) or
@@ -23,7 +24,8 @@ after ``MAX_ATTEMPTS`` jobs. Then each request the run carried gets its status
 and record refreshed once, with every dataset group's outcome in it; requests
 that became COMPLETED or FAILED are announced (an event; for FAILED also an SNS
 message and the failed-requests metric). A retried call finds the targets it
-already recorded (they keep ``claimedPart``) and refreshes their requests again.
+already recorded (they keep ``claimedPart``), refreshes their requests again and
+announces what an earlier call stored but did not announce (``announcedStatus``).
 """
 
 from __future__ import annotations
@@ -86,7 +88,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     with ThreadPoolExecutor(max_workers=max(1, min(_THREADS, len(carried)))) as pool:
         refreshed = [r for r in pool.map(ledger.refresh, sorted(carried)) if r]
     announced = ledger.announce_outcomes(refreshed)
-    return {"groups": groups, "requestsCompleted": announced["completed"], "requestsFailed": announced["failed"]}
+    return {"groups": groups, "requestsCompleted": announced["completed"],
+            "requestsFailed": announced["failed"] + int(event.get("claimFailed") or 0)}
 
 
 def _part_result(part: dict[str, Any], found: "Outcome", statuses: list[str | None]) -> dict[str, Any]:

@@ -244,12 +244,12 @@ class DeletionRequestQueue(Construct):
                                   Env.MAX_BATCH_BYTES: str(max_batch_bytes)},
             dead_letters=self.dead_letter_queue)
         self.claim_function = function(
-            "Claim", "batch_claim.handler", "claim a dataset group's queued deletion requests and write the batch "
-            "input", Duration.minutes(15), {**base, Env.BATCH_PREFIX: self.batch_prefix,
+            "Claim", "batch_claim.handler", "claim every dataset group's queued deletion requests and write the "
+            "batch inputs", Duration.minutes(15), {**base, Env.BATCH_PREFIX: self.batch_prefix,
                                             Env.MAX_BATCH_BYTES: str(max_batch_bytes),
                                             Env.PENDING_JOB_LIMIT: str(pending_job_limit)}, memory_size=1024)
         self.record_function = function(
-            "Record", "batch_record.handler", "record a batch's deletion outcome on its requests",
+            "Record", "batch_record.handler", "record a batch's deletion outcomes on its requests",
             Duration.minutes(15), {**base, Env.MAX_ATTEMPTS: str(max_attempts),
                                    Env.STATE_MACHINE_ARN: self.workflow.state_machine.state_machine_arn},
             memory_size=512)
@@ -379,7 +379,7 @@ class DeletionRequestQueue(Construct):
             "datasetGroupArns.$": "$.datasetGroupArns", "executionName.$": "$$.Execution.Name",
             "startTime.$": "$$.Execution.StartTime"},
             "Per dataset group: check the quota, claim the queued requests; write the inputs; record IN_PROGRESS.",
-            result_path="$.claimed")
+            result_path="$.claimed", retried=["ClaimedPartsNotVisibleYet"])
         run = sfn.CustomState(scope, contract.STATE_BATCH_RUN, state_json={
             "Type": "Task",
             "Comment": "Run the data deletion workflow on this part's input (named after the batch: a redrive "
@@ -408,16 +408,19 @@ class DeletionRequestQueue(Construct):
         no_job = sfn.Pass(scope, "NoJobThisRun", comment="Nothing queued, or the quota deferred the group.")
         has_parts = sfn.Choice(scope, contract.STATE_BATCH_HAS_PARTS).when(
             sfn.Condition.is_present("$.parts[0]"), each_part).otherwise(no_job)
+        # The payload holds each group once: the groups' results replace the claim's groups, Record's output
+        # replaces the state.
         each_group = sfn.Map(
             scope, contract.STATE_BATCH_EACH_GROUP, comment="Every dataset group in parallel.",
-            items_path="$.claimed.groups", max_concurrency=0, result_path="$.groups")
+            items_path="$.claimed.groups", max_concurrency=0, result_path="$.claimed.groups")
         each_group.item_processor(has_parts)
-        record = task(contract.STATE_BATCH_RECORD, self.record_function, {"groups.$": "$.groups"},
-                      "Record every part's outcome on its requests (completed, requeued or failed); rewrite each "
-                      "request's record once.", result_path="$.recorded", retried=["ExecutionStillRunning"])
+        record = task(contract.STATE_BATCH_RECORD, self.record_function, {
+            "groups.$": "$.claimed.groups", "claimFailed.$": "$.claimed.requestsFailed"},
+            "Record every part's outcome on its requests (completed, requeued or failed); rewrite each "
+            "request's record once.", retried=["ExecutionStillRunning"])
         summary = task(contract.STATE_BATCH_SUMMARY, self.summary_function, {
-            "groups.$": "$.recorded.groups", "requestsCompleted.$": "$.recorded.requestsCompleted",
-            "requestsFailed.$": "$.recorded.requestsFailed"},
+            "groups.$": "$.groups", "requestsCompleted.$": "$.requestsCompleted",
+            "requestsFailed.$": "$.requestsFailed"},
             "Per dataset group: batch ID, requests, jobs, status; the groups deferred and why.")
         self.batch_state_machine: sfn.StateMachine = sfn.StateMachine(
             scope, "StateMachine",

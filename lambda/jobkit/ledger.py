@@ -303,15 +303,27 @@ def write_record(record: Mapping[str, Any]) -> None:
         raise service_error(error, "PutObject") from None
 
 
+#: the request item's attribute holding the final status already announced (COMPLETED or FAILED)
+ANNOUNCED = "announcedStatus"
+
+
 @dataclass(frozen=True)
 class Refreshed:
     record: dict[str, Any]
     previous_status: str
+    announced: str | None = None  # the final status announced before, if any
 
     @property
     def changed_to(self) -> str | None:
         status = self.record["status"]
         return status if status != self.previous_status else None
+
+    @property
+    def to_announce(self) -> str | None:
+        """COMPLETED or FAILED when that status has not been announced yet (also when an earlier call stored it
+        and failed before announcing: announcements are at least once)."""
+        status = self.record["status"]
+        return status if status in (REQUEST_COMPLETED, REQUEST_FAILED) and status != self.announced else None
 
 
 def refresh(request_id: str) -> Refreshed | None:
@@ -333,7 +345,7 @@ def refresh(request_id: str) -> Refreshed | None:
         record = requests.render_record(updated, targets)
         write_record(record)
         if _store_status(request, updated):
-            return Refreshed(record, previous)
+            return Refreshed(record, previous, request.get(ANNOUNCED))
     raise RuntimeError(f"request {request_id}: its ledger items kept changing; try again")
 
 
@@ -382,10 +394,13 @@ def announce(detail_type: str, details: Iterable[Mapping[str, Any]]) -> None:
 
 
 def announce_outcomes(refreshed: Iterable[Refreshed]) -> dict[str, int]:
-    """Events for the requests that just became COMPLETED or FAILED, and for FAILED ones an SNS message (when the
-    queue has a topic) and the failed-requests metric. Returns the counts."""
-    completed = [r.record for r in refreshed if r.changed_to == REQUEST_COMPLETED]
-    failed = [r.record for r in refreshed if r.changed_to == REQUEST_FAILED]
+    """Events for the requests that are COMPLETED or FAILED and not announced yet, and for FAILED ones an SNS
+    message (when the queue has a topic) and the failed-requests metric; then each is marked announced
+    (``announcedStatus``). At least once: a call that fails between the two announces again when retried.
+    Returns the counts."""
+    refreshed = list(refreshed)
+    completed = [r.record for r in refreshed if r.to_announce == REQUEST_COMPLETED]
+    failed = [r.record for r in refreshed if r.to_announce == REQUEST_FAILED]
     if completed:
         announce(REQUEST_COMPLETED_EVENT, completed)
     if failed:
@@ -397,7 +412,22 @@ def announce_outcomes(refreshed: Iterable[Refreshed]) -> dict[str, int]:
                     TopicArn=topic, Subject=f"Deletion request FAILED: {record['requestId']}"[:100],
                     Message=failed_message(record))
         put_metric(METRIC_FAILED_REQUESTS, len(failed), "Count")
+    for record in completed + failed:
+        _mark_announced(record["requestId"], record["status"])
     return {"completed": len(completed), "failed": len(failed)}
+
+
+def _mark_announced(request_id: str, status: str) -> None:
+    """After the event (and message, and metric) went out: a retried call does not announce it again; a call
+    that failed before this line announces it again (at least once)."""
+    try:
+        dynamodb().update_item(TableName=table(), Key=key(request_id, LEDGER_REQUEST_ITEM),
+                               UpdateExpression="SET #a = :s", ConditionExpression="attribute_exists(pk)",
+                               ExpressionAttributeNames={"#a": ANNOUNCED},
+                               ExpressionAttributeValues={":s": {"S": status}})
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise service_error(error, "UpdateItem") from None
 
 
 def failed_message(record: Mapping[str, Any]) -> str:

@@ -541,3 +541,24 @@ def test_a_failed_training_fails_the_follow_through_while_the_deletion_is_comple
     assert {g["status"] for g in again.output["datasetGroups"]} == {"NOTHING_QUEUED"}
     assert len([j for j in p.jobs.values() if j.group == SHOP]) == 1
     assert_private(q, ex, again, extra=[notes])
+
+
+def test_a_request_whose_file_is_gone_fails_at_claim_and_is_announced_and_counted_once(queue):
+    submit(queue, "r1.csv", SECRET_IDS[:2], request_id="R1")
+    submit(queue, "r2.csv", SECRET_IDS[2:4], request_id="R2")
+    gone = record(queue, "R2")["object"]
+    queue.s3.delete_object(Bucket=gone["bucket"], Key=gone["key"], VersionId=gone["versionId"])
+
+    ex = run_batch(queue)
+
+    assert [g["requests"] for g in ex.output["datasetGroups"]] == [1, 1]  # only R1 went into the inputs
+    assert ex.output["requestsFailed"] == 1 and ex.output["requestsCompleted"] == 1
+    failed = record(queue, "R2")
+    assert failed["status"] == "FAILED" and "can no longer be read" in failed["reason"]
+    assert record(queue, "R1")["status"] == "COMPLETED"
+    events = queue.captured("events")
+    assert [e["detail"]["requestId"] for e in events if e["detail-type"] == "Deletion Request Failed"] == ["R2"]
+    inputs = [queue.s3.get_object(Bucket=queue.bucket(), Key=j.location.split("/", 3)[3])["Body"].read()
+              for j in queue.personalize.jobs.values()]
+    assert all(SECRET_IDS[2].encode() not in body and SECRET_IDS[0].encode() in body for body in inputs)
+    assert_private(queue, ex, extra=[events])

@@ -208,9 +208,14 @@ def test_the_batch_runs_the_deletion_workflow_per_dataset_group_and_part(tpl, qu
         "datasetGroupArns.$": "$.datasetGroupArns", "executionName.$": "$$.Execution.Name",
         "startTime.$": "$$.Execution.StartTime"}
     assert states[contract.STATE_BATCH_CLAIM]["Next"] == contract.STATE_BATCH_EACH_GROUP
-    assert each_group["ItemsPath"] == "$.claimed.groups"
+    # each group is in the payload once: its results replace its claim, Record's output replaces the state
+    assert each_group["ItemsPath"] == each_group["ResultPath"] == "$.claimed.groups"
     assert states[contract.STATE_BATCH_EACH_GROUP]["Next"] == contract.STATE_BATCH_RECORD
-    assert states[contract.STATE_BATCH_RECORD]["Parameters"] == {"groups.$": "$.groups"}
+    assert states[contract.STATE_BATCH_RECORD]["Parameters"] == {"groups.$": "$.claimed.groups",
+                                                                 "claimFailed.$": "$.claimed.requestsFailed"}
+    assert states[contract.STATE_BATCH_RECORD]["ResultPath"] == "$"
+    assert states[contract.STATE_BATCH_SUMMARY]["Parameters"] == {
+        "groups.$": "$.groups", "requestsCompleted.$": "$.requestsCompleted", "requestsFailed.$": "$.requestsFailed"}
     assert states[contract.STATE_BATCH_RECORD]["Next"] == contract.STATE_BATCH_SUMMARY
     assert asl["States"][contract.STATE_BATCH_SUMMARY]["End"] is True
     machine = props(tpl, _lid(queue.batch_state_machine))

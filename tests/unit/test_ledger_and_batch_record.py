@@ -8,7 +8,7 @@ import json
 import pytest
 
 import batch_record
-from jobkit import contract, ledger
+from jobkit import contract, ledger, requests
 from jobkit.contract import LEDGER_CLAIMED_PART, LEDGER_QUEUED_GROUP
 
 from .conftest import BUCKET, make_client
@@ -325,3 +325,46 @@ def test_recording_a_part_updates_each_target_once_and_a_retry_skips_what_was_re
 
     assert first == ["QUEUED"] and again == [None, "QUEUED", "QUEUED"]
     assert [t["attempts"] for t in ledger.queued_targets(SHOP)] == [1, 1, 1]  # no attempt counted twice
+
+
+def test_an_outcome_is_announced_again_after_a_call_that_failed_before_announcing_and_only_then(
+        ledger_env, clock, monkeypatch):
+    queue_request(ledger_env, "R1")
+    [target] = ledger.claim(list(ledger.queued_targets(SHOP)), "b1", "b1/shop/0001")
+    ledger.finish(target, "b1/shop/0001", succeeded=True, job_arn="arn:job", reason=None, max_attempts=3)
+    sent: list[str] = []
+
+    def failing(detail_type, details):
+        raise RuntimeError("PutEvents refused 1 event(s): ThrottlingException")
+
+    monkeypatch.setattr(ledger, "announce", failing)
+    with pytest.raises(RuntimeError):
+        ledger.announce_outcomes([ledger.refresh("R1")])  # the status is stored, the event never went out
+    monkeypatch.setattr(ledger, "announce", lambda detail_type, details: sent.extend(
+        f"{detail_type}:{d['requestId']}" for d in details))
+
+    retried = ledger.refresh("R1")  # the retried (or redriven) Record step
+    assert retried.changed_to is None and retried.to_announce == "COMPLETED"
+    assert ledger.announce_outcomes([retried]) == {"completed": 1, "failed": 0}
+    assert sent == ["Deletion Request Completed:R1"]
+    assert ledger.announce_outcomes([ledger.refresh("R1")]) == {"completed": 0, "failed": 0}  # once is enough
+    request, _ = ledger.items_of("R1")
+    assert request[ledger.ANNOUNCED] == "COMPLETED"
+
+
+def test_a_retried_claim_never_claims_into_a_part_whose_input_exists(ledger_env, clock, monkeypatch):
+    """The claimed index is eventually consistent: a retry right after an attempt that wrote part 1 may not see
+    part 1's targets yet. It must not claim new requests into part 1 (their IDs would never reach the input)."""
+    import batch_claim
+
+    for name, value in {"DATA_BUCKET": BUCKET, "BATCH_PREFIX": "deletions/batches/", "MAX_BATCH_BYTES": "1000000",
+                        "PENDING_JOB_LIMIT": "5"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(batch_claim, "_pending_jobs", lambda group: 0)
+    queue_request(ledger_env, "R1")
+    make_client("s3").put_object(Bucket=BUCKET, Key=requests.part_key("deletions/batches/", "b1", SHOP, 1),
+                                 Body=b"USER_ID\nsomeone\n")
+
+    with pytest.raises(batch_claim.ClaimedPartsNotVisibleYet):
+        batch_claim._claim_group("b1", SHOP, 5, set())
+    assert [t["requestId"] for t in ledger.queued_targets(SHOP)] == ["R1"]  # nothing claimed

@@ -66,7 +66,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     _write_parts(batch, groups)
     failed += _refresh(touched)
     for group in groups:
-        del group["_claimed"]
+        del group["_claimed"], group["_adopted"]
         group["queued"] = sum(1 for _ in ledger.queued_targets(group["datasetGroupArn"]))
         group["parts"] = [p for p in group["parts"] if p["requests"]]
     return {"batchId": batch, "groups": groups, "requestsFailed": failed}
@@ -77,6 +77,7 @@ def _claim_group(batch: str, group: str, limit: int, touched: set[str]) -> dict[
     to ``touched``."""
     out: dict[str, Any] = {"batchId": batch, "datasetGroupArn": group, "deferred": False}
     parts = _adopted(batch, group)
+    adopted = len(parts)  # the first parts; the new ones were checked to have no input before their claim
     pending = _pending_jobs(group)
     free = limit - pending - len(parts)
     if not parts and free <= 0:
@@ -84,7 +85,8 @@ def _claim_group(batch: str, group: str, limit: int, touched: set[str]) -> dict[
                   "the request waits for the next batch run")
         queued = list(ledger.queued_targets(group))
         touched.update(t["requestId"] for t in queued if ledger.defer(t, reason))
-        return {**out, "deferred": True, "reason": reason, "pendingJobs": pending, "parts": [], "_claimed": []}
+        return {**out, "deferred": True, "reason": reason, "pendingJobs": pending, "parts": [], "_claimed": [],
+                "_adopted": 0}
     candidates = {t["requestId"]: t for t in ledger.queued_targets(group)}
     packed = requests.pack((requests.Candidate(rid, int(t["bytes"])) for rid, t in candidates.items()),
                            max_bytes=int(os.environ[Env.MAX_BATCH_BYTES]), max_parts=max(free, 0))
@@ -101,7 +103,7 @@ def _claim_group(batch: str, group: str, limit: int, touched: set[str]) -> dict[
             number += 1
     for _, claimed in parts:
         touched.update(t["requestId"] for t in claimed)
-    return {**out, "pendingJobs": pending, "_claimed": parts, "parts": [
+    return {**out, "pendingJobs": pending, "_claimed": parts, "_adopted": adopted, "parts": [
         {"part": number, "dataLocation": f"s3://{bucket}/{requests.part_key(prefix, batch, group, number)}",
          "executionName": requests.execution_name(batch, group, number),
          "requests": len(claimed)}
@@ -144,8 +146,9 @@ def _write_parts(batch: str, groups: list[dict[str, Any]]) -> None:
     bucket, prefix = os.environ[Env.DATA_BUCKET], os.environ[Env.BATCH_PREFIX]
     todo: list[tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]] = []
     for group in groups:
-        for (number, claimed), part in zip(group["_claimed"], group["parts"]):
-            if not _exists(bucket, requests.part_key(prefix, batch, group["datasetGroupArn"], number)):
+        for index, ((number, claimed), part) in enumerate(zip(group["_claimed"], group["parts"])):
+            if index >= group["_adopted"] or not _exists(
+                    bucket, requests.part_key(prefix, batch, group["datasetGroupArn"], number)):
                 todo.append((group, part, claimed))
     for wave in _waves(todo):
         _write_wave(batch, wave)

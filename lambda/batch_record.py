@@ -66,30 +66,35 @@ class Outcome(NamedTuple):
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     max_attempts = int(os.environ[Env.MAX_ATTEMPTS])
     groups = [dict(g) for g in event.get("groups") or []]
-    # a group's results are its parts' runs, in the order of its parts (the Map keeps it)
-    found = [(group, part, outcome(execution or {}, part["executionName"]))
-             for group in groups for part, execution in zip(group.get("parts") or [], group.get("results") or [])]
+    # Every part's outcome first (while one is still running, nothing is written). A group's results are its
+    # parts' runs, in the order of its parts (the Map keeps it).
+    found = [[(part, outcome(execution or {}, part["executionName"]))
+              for part, execution in zip(group.get("parts") or [], group.get("results") or [])] for group in groups]
     carried: set[str] = set()
-    results: dict[int, list[dict[str, Any]]] = {}
-    for group, part, part_outcome in found:
-        part_id = requests.part_id(group["batchId"], group["datasetGroupArn"], int(part["part"]))
-        targets = ledger.claimed_targets(part_id)
-        running = [t for t in targets if t["status"] == REQUEST_IN_PROGRESS]
-        recorded = iter(ledger.finish_all(running, part_id, succeeded=part_outcome.succeeded,
-                                          job_arn=part_outcome.job_arn, reason=part_outcome.reason,
-                                          max_attempts=max_attempts, kind=part_outcome.kind,
-                                          facts=part_outcome.facts))
-        statuses = [next(recorded) if t["status"] == REQUEST_IN_PROGRESS else t["status"] for t in targets]
-        carried.update(t["requestId"] for t in targets)
-        results.setdefault(id(group), []).append(_part_result(part, part_outcome, statuses))
-    for group in groups:
+    for group, parts in zip(groups, found):
         if group.get("results"):
-            group["results"] = results.get(id(group), [])
+            group["results"] = [_record_part(group, part, part_outcome, max_attempts, carried)
+                                for part, part_outcome in parts]
     with ThreadPoolExecutor(max_workers=max(1, min(_THREADS, len(carried)))) as pool:
         refreshed = [r for r in pool.map(ledger.refresh, sorted(carried)) if r]
     announced = ledger.announce_outcomes(refreshed)
     return {"groups": groups, "requestsCompleted": announced["completed"],
             "requestsFailed": announced["failed"] + int(event.get("claimFailed") or 0)}
+
+
+def _record_part(group: dict[str, Any], part: dict[str, Any], found: "Outcome", max_attempts: int,
+                 carried: set[str]) -> dict[str, Any]:
+    """The part's outcome on each target it claimed that is still IN_PROGRESS; adds its requests to
+    ``carried``."""
+    part_id = requests.part_id(group["batchId"], group["datasetGroupArn"], int(part["part"]))
+    targets = ledger.claimed_targets(part_id)
+    running = [t for t in targets if t["status"] == REQUEST_IN_PROGRESS]
+    recorded = iter(ledger.finish_all(running, part_id, succeeded=found.succeeded, job_arn=found.job_arn,
+                                      reason=found.reason, max_attempts=max_attempts, kind=found.kind,
+                                      facts=found.facts))
+    carried.update(t["requestId"] for t in targets)
+    return _part_result(part, found, [next(recorded) if t["status"] == REQUEST_IN_PROGRESS else t["status"]
+                                      for t in targets])
 
 
 def _part_result(part: dict[str, Any], found: "Outcome", statuses: list[str | None]) -> dict[str, Any]:

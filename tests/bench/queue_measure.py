@@ -129,7 +129,7 @@ class _Counter:
     def _before_write(self, model: Any, context: dict[str, Any], **_: Any) -> None:
         params = context.get("bench_params")
         if params is not None and model.name in self._WRITES:
-            context["bench_before"] = [(t, k, _stored(t, k)) for t, k, _ in _written(model.name, params)]
+            context["bench_before"] = [(t, k, _stored(t, k)) for t, k in _written(model.name, params)]
 
     def _on_answer(self, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
         params = context.get("bench_params")
@@ -195,8 +195,8 @@ def _moto_table(name: str) -> Any:
     return table
 
 
-def _written(op: str, params: dict[str, Any]) -> list[tuple[str, dict[str, Any], str]]:
-    """``(table, key, kind)`` of every item a write request may change."""
+def _written(op: str, params: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """``(table, key)`` of every item a write request may change."""
     def key_of(table_name: str, body: dict[str, Any]) -> dict[str, Any]:
         if "Key" in body:
             return body["Key"]
@@ -205,12 +205,12 @@ def _written(op: str, params: dict[str, Any]) -> list[tuple[str, dict[str, Any],
         return {n: body["Item"][n] for n in names}
 
     if op in ("PutItem", "UpdateItem", "DeleteItem"):
-        return [(params["TableName"], key_of(params["TableName"], params), op)]
+        return [(params["TableName"], key_of(params["TableName"], params))]
     if op == "TransactWriteItems":
-        return [(body["TableName"], key_of(body["TableName"], body), kind)
+        return [(body["TableName"], key_of(body["TableName"], body))
                 for entry in params["TransactItems"] for kind, body in entry.items() if kind != "ConditionCheck"]
-    return [(name, key_of(name, next(iter(r.values()))), "BatchWriteItem")
-            for name, requests in params["RequestItems"].items() for r in requests]
+    return [(name, key_of(name, next(iter(r.values())))) for name, requests in params["RequestItems"].items()
+            for r in requests]
 
 
 def _stored(table_name: str, key: dict[str, Any]) -> dict[str, Any] | None:

@@ -434,7 +434,7 @@ def queue_report(q: dict[str, Any]) -> list[str]:
              f"{f.child_transitions} of its {f.child_executions} child executions ({f.child_polls} status checks).",
              "",
              "| measured per batch | figure | per request |", "|---|---:|---:|"]
-    for fn in queue_measure_functions():
+    for fn in queue_measure.QUEUE_FUNCTIONS:
         lines.append(f"| {fn}: invocations, handler wall time | {f.invocations[fn]:,}, "
                      f"{f.handler_seconds[fn]:.1f} s | {f.handler_seconds[fn] / f.requests * 1000:.1f} ms |")
     lines.append(f"| Lambda time in total (intake, claim, record, summary) | {f.queue_lambda_seconds:.1f} s | "
@@ -484,12 +484,6 @@ def queue_report(q: dict[str, Any]) -> list[str]:
               f"{queue_model.PRICE_DATE}). Personalize's own charge for the jobs is not included. Model run: "
               f"{q['model_real']:.0f} s; the measured batch: {q['batch_real']:.0f} s real.", ""]
     return lines
-
-
-def queue_measure_functions() -> tuple[str, ...]:
-    from tests.bench.queue_measure import QUEUE_FUNCTIONS
-
-    return QUEUE_FUNCTIONS
 
 
 # ---- report ------------------------------------------------------------------------------

@@ -244,7 +244,4 @@ def _read(target: dict[str, Any]) -> bytes | None:
 def _refresh(request_ids: set[str]) -> int:
     """Rewrite each request's record once; announce those that failed here (their file was gone). Returns how
     many were announced FAILED."""
-    if not request_ids:
-        return 0
-    with ThreadPoolExecutor(max_workers=min(_THREADS, len(request_ids))) as pool:
-        return ledger.announce_outcomes([r for r in pool.map(ledger.refresh, sorted(request_ids)) if r])["failed"]
+    return ledger.refresh_and_announce(request_ids)["failed"] if request_ids else 0

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import os
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 from botocore.exceptions import ClientError
@@ -43,7 +42,6 @@ from jobkit.contract import (BATCH_BUSY, BATCH_COMPLETED, BATCH_FAILED, ERROR_DA
                              REQUEST_QUEUED, Env)
 from jobkit.errors import JobError, error_code, service_error
 
-_THREADS = 8
 _MAX_REASON = 1000
 
 
@@ -75,9 +73,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if group.get("results"):
             group["results"] = [_record_part(group, part, part_outcome, max_attempts, carried)
                                 for part, part_outcome in parts]
-    with ThreadPoolExecutor(max_workers=max(1, min(_THREADS, len(carried)))) as pool:
-        refreshed = [r for r in pool.map(ledger.refresh, sorted(carried)) if r]
-    announced = ledger.announce_outcomes(refreshed)
+    announced = ledger.refresh_and_announce(carried)
     return {"groups": groups, "requestsCompleted": announced["completed"],
             "requestsFailed": announced["failed"] + int(event.get("claimFailed") or 0)}
 

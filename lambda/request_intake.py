@@ -27,6 +27,7 @@ from jobkit.contract import (
     LEDGER_OPEN_FLAG,
     LEDGER_QUEUED_GROUP,
     LEDGER_REQUEST_ITEM,
+    LEDGER_TARGET_GROUPS,
     REQUEST_ID_METADATA,
     REQUEST_QUEUED,
     REQUEST_REFUSED,
@@ -71,7 +72,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     }
     if not problems:
         request[LEDGER_OPEN_FLAG] = LEDGER_OPEN
-    existing = _register(request, [] if problems else json.loads(os.environ[Env.TARGET_DATASET_GROUP_ARNS]))
+    groups = [] if problems else json.loads(os.environ[Env.TARGET_DATASET_GROUP_ARNS])
+    request[LEDGER_TARGET_GROUPS] = groups
+    existing = _register(request, groups)
     if existing is not None:
         return _not_registered(request, existing)
 

@@ -300,7 +300,7 @@ class DeletionRequestQueue(Construct):
             ledger(["PutItem", "UpdateItem", "Query"]), read_requests, write_records, put_events,
         ], {request_files: wildcards[request_files], records: wildcards[records]})
         attach("ClaimPermissions", self.claim_function, [
-            ledger(["UpdateItem", "Query"], contract.LEDGER_QUEUED_INDEX, contract.LEDGER_CLAIMED_INDEX),
+            ledger(["UpdateItem", "Query", "BatchGetItem"], contract.LEDGER_QUEUED_INDEX, contract.LEDGER_CLAIMED_INDEX),
             read_requests,
             iam.PolicyStatement(sid="WriteBatchInputs", actions=["s3:PutObject", "s3:GetObject"],
                                 resources=[batch_files]),
@@ -316,7 +316,7 @@ class DeletionRequestQueue(Construct):
             service="states", resource="execution", arn_format=ArnFormat.COLON_RESOURCE_NAME,
             resource_name=f"{self.workflow.state_machine.state_machine_name}:*")
         attach("RecordPermissions", self.record_function, [
-            ledger(["UpdateItem", "Query"], contract.LEDGER_CLAIMED_INDEX), write_records,
+            ledger(["UpdateItem", "Query", "BatchGetItem"], contract.LEDGER_CLAIMED_INDEX), write_records,
             iam.PolicyStatement(sid="AdoptExistingExecution", actions=["states:DescribeExecution"],
                                 resources=[executions]),
             *announce,

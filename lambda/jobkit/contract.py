@@ -107,6 +107,7 @@ LEDGER_OPEN_INDEX = "open"  # request items while QUEUED or IN_PROGRESS: partiti
 LEDGER_OPEN_FLAG = "openFlag"
 LEDGER_OPEN = "OPEN"  # the value of openFlag
 LEDGER_RECEIVED_AT = "receivedAt"
+LEDGER_TARGET_GROUPS = "targetGroups"  # on the request item: the dataset groups it has a target in
 
 #: State names of the batch state machine.
 STATE_BATCH_GROUPS = "DatasetGroups"

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import json
 import os
+import time
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
@@ -43,6 +45,7 @@ from .contract import (
     LEDGER_QUEUED_GROUP,
     LEDGER_QUEUED_INDEX,
     LEDGER_REQUEST_ITEM,
+    LEDGER_TARGET_GROUPS,
     LEDGER_TARGET_PREFIX,
     METRIC_DIMENSION_NAME,
     METRIC_FAILED_REQUESTS,
@@ -56,14 +59,20 @@ from .contract import (
     REQUEST_QUEUED,
     Env,
 )
-from .errors import service_error
+from .errors import error_code, service_error
 
 _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()
 #: TransactWriteItems takes at most 100 items.
 TRANSACTION_ITEMS = 100
-#: conditional updates of one part's outcome in flight at once
-_FINISH_THREADS = 8
+#: :func:`conditional_writes`: transactions cancelled by conflicts or throttling alone, and the pause after each
+_WRITE_ATTEMPTS = 5
+_WRITE_PAUSE_SECONDS = 0.2
+#: BatchGetItem takes at most 100 keys; its unprocessed keys are asked for again this many times
+_BATCH_GET_KEYS = 100
+_BATCH_GET_ATTEMPTS = 8
+#: record PutObjects in flight at once
+_RECORD_THREADS = 16
 _REFRESH_ATTEMPTS = 20
 #: How a batch part ended, for :func:`finish`.
 OUTCOME_COMPLETED = "COMPLETED"
@@ -147,6 +156,48 @@ def claimed_targets(part: str) -> list[dict[str, Any]]:
         raise service_error(error, "Query") from None
 
 
+def read_all(request_ids: Iterable[str]) -> dict[str, tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """:func:`items_of` for many requests: the request items, then their targets (named by the request's
+    ``targetGroups``), with consistent ``BatchGetItem`` reads of up to 100 keys each. One request is read with
+    one ``Query``, and so is a request registered without ``targetGroups``. Requests not in the ledger are
+    left out."""
+    ids = sorted(set(request_ids))
+    if len(ids) <= 1:
+        return {rid: (request, targets) for rid in ids for request, targets in [items_of(rid)] if request}
+    found = {item["pk"]: item for item in _batch_get([key(rid, LEDGER_REQUEST_ITEM) for rid in ids])}
+    by_key = [rid for rid, request in found.items() if isinstance(request.get(LEDGER_TARGET_GROUPS), list)]
+    targets: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for item in _batch_get([key(rid, target_sk(g)) for rid in by_key for g in found[rid][LEDGER_TARGET_GROUPS]]):
+        targets[item["pk"]].append(item)
+    out = {rid: (found[rid], sorted(targets[rid], key=lambda t: t["sk"])) for rid in by_key}
+    for rid in sorted(set(found) - set(by_key)):
+        request, its_targets = items_of(rid)
+        if request:
+            out[rid] = (request, its_targets)
+    return out
+
+
+def _batch_get(keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Consistent ``BatchGetItem`` reads of ``keys``, 100 at a time; unprocessed keys (throttling, or the 16 MB
+    answer limit) are asked for again after a growing pause."""
+    client, found = dynamodb(), []
+    for start in range(0, len(keys), _BATCH_GET_KEYS):
+        pending: dict[str, Any] = {table(): {"Keys": keys[start:start + _BATCH_GET_KEYS], "ConsistentRead": True}}
+        for attempt in range(_BATCH_GET_ATTEMPTS):
+            try:
+                page = client.batch_get_item(RequestItems=pending)
+            except ClientError as error:
+                raise service_error(error, "BatchGetItem") from None
+            found += [from_item(i) for i in page.get("Responses", {}).get(table(), [])]
+            pending = page.get("UnprocessedKeys") or {}
+            if not pending:
+                break
+            time.sleep(min(0.05 * 2 ** attempt, 2.0))
+        else:
+            raise RuntimeError(f"BatchGetItem left keys unprocessed after {_BATCH_GET_ATTEMPTS} attempts; try again")
+    return found
+
+
 # --------------------------------------------------------------------------- claims
 
 
@@ -163,29 +214,12 @@ def _claim_update(target: Mapping[str, Any], batch: str, part: str, now: str) ->
 
 
 def claim(targets: list[dict[str, Any]], batch: str, part: str) -> list[dict[str, Any]]:
-    """Claim ``targets`` for ``part`` (QUEUED → IN_PROGRESS) with conditional writes; returns the ones this call
-    claimed. Transactions of up to 100 items; when one is cancelled (another run claimed one of its items), each
-    of its items is claimed on its own, so what the other run took is skipped and the rest is still claimed."""
+    """Claim ``targets`` for ``part`` (QUEUED → IN_PROGRESS) with conditional writes (:func:`conditional_writes`);
+    returns the ones this call claimed: a target another run claimed first is skipped, the rest is still
+    claimed."""
     now = requests.iso_seconds(clock.now())
-    claimed: list[dict[str, Any]] = []
-    client = dynamodb()
-    for start in range(0, len(targets), TRANSACTION_ITEMS):
-        chunk = targets[start:start + TRANSACTION_ITEMS]
-        try:
-            client.transact_write_items(TransactItems=[{"Update": _claim_update(t, batch, part, now)} for t in chunk])
-            claimed += chunk
-            continue
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-                raise service_error(error, "TransactWriteItems") from None
-        for target in chunk:
-            try:
-                client.update_item(**_claim_update(target, batch, part, now))
-                claimed.append(target)
-            except ClientError as error:
-                if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                    raise service_error(error, "UpdateItem") from None
-    return claimed
+    applied = conditional_writes([_claim_update(t, batch, part, now) for t in targets])
+    return [t for t, ok in zip(targets, applied) if ok]
 
 
 def defer(target: Mapping[str, Any], reason: str) -> bool:
@@ -214,26 +248,53 @@ def finish(target: Mapping[str, Any], part: str, *, succeeded: bool, job_arn: st
 def finish_all(targets: list[Mapping[str, Any]], part: str, *, succeeded: bool, job_arn: str | None,
                reason: str | None, max_attempts: int, kind: str | None = None,
                facts: Mapping[str, Any] | None = None) -> list[str | None]:
-    """:func:`_finish_update` on each of ``targets``: one conditional ``UpdateItem`` each (one write unit; a
-    transaction would cost two), ``_FINISH_THREADS`` at a time. Returns each target's new status, or None for
-    the ones a previous call recorded."""
+    """:func:`_finish_update` on each of ``targets``, through :func:`conditional_writes`. Returns each target's
+    new status, or None for the ones a previous call recorded."""
     updates = [_finish_update(t, part, succeeded=succeeded, job_arn=job_arn, reason=reason,
                               max_attempts=max_attempts, kind=kind, facts=facts) for t in targets]
+    applied = conditional_writes([u for u, _ in updates])
+    return [status if ok else None for (_, status), ok in zip(updates, applied)]
+
+
+def conditional_writes(updates: list[dict[str, Any]]) -> list[bool]:
+    """Apply conditional ``UpdateItem`` parameters, up to 100 per ``TransactWriteItems`` call: one round trip for
+    a hundred writes (a transaction costs two write units per item, an ``UpdateItem`` one, so a lone update goes
+    as an ``UpdateItem``). Returns, per update, whether it was applied: False where its condition did not hold
+    (a competing writer, or an earlier attempt of this call, got there first). A transaction that some of its
+    items cancelled is sent again without them; one cancelled for another reason only (a conflicting
+    transaction, throttling) is sent again after a pause, at most ``_WRITE_ATTEMPTS`` times in all."""
+    applied = [False] * len(updates)
+    todo = list(range(len(updates)))
+    pauses = 0
     client = dynamodb()
-
-    def apply(update: tuple[dict[str, Any], str]) -> str | None:
+    while todo:
+        chunk, todo = todo[:TRANSACTION_ITEMS], todo[TRANSACTION_ITEMS:]
+        if len(chunk) == 1:
+            try:
+                client.update_item(**updates[chunk[0]])
+                applied[chunk[0]] = True
+            except ClientError as error:
+                if error_code(error) != "ConditionalCheckFailedException":
+                    raise service_error(error, "UpdateItem") from None
+            continue
         try:
-            client.update_item(**update[0])
-            return update[1]
+            client.transact_write_items(TransactItems=[{"Update": updates[i]} for i in chunk])
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return None
-            raise service_error(error, "UpdateItem") from None
-
-    if len(updates) <= 1:
-        return [apply(u) for u in updates]
-    with ThreadPoolExecutor(max_workers=min(_FINISH_THREADS, len(updates))) as pool:
-        return list(pool.map(apply, updates))
+            codes = cancelled_codes(error)
+            if error_code(error) != "TransactionCanceledException" or len(codes) != len(chunk):
+                raise service_error(error, "TransactWriteItems") from None
+            kept = [i for i, code in zip(chunk, codes) if code != "ConditionalCheckFailed"]
+            if len(kept) == len(chunk):
+                pauses += 1
+                if pauses >= _WRITE_ATTEMPTS:
+                    raise RuntimeError(f"TransactWriteItems was cancelled {pauses} times "
+                                       f"({', '.join(sorted(set(codes) - {'None'}))}); try again") from None
+                time.sleep(_WRITE_PAUSE_SECONDS * pauses)
+            todo = kept + todo
+            continue
+        for index in chunk:
+            applied[index] = True
+    return applied
 
 
 def _finish_update(target: Mapping[str, Any], part: str, *, succeeded: bool, job_arn: str | None,
@@ -327,29 +388,77 @@ class Refreshed:
 
 
 def refresh(request_id: str) -> Refreshed | None:
-    """Derive the request's status from its targets, write its record, then store the status, under optimistic
-    locking (``revision``): a writer that lost the race reads again and writes again, so the last record written
-    was rendered from a read that followed every target change. None if the request is not in the ledger."""
+    """:func:`refresh_all` for one request; None if it is not in the ledger."""
+    done = refresh_all([request_id])
+    return done[0] if done else None
+
+
+def refresh_all(request_ids: Iterable[str]) -> list[Refreshed]:
+    """Derive each request's status from its targets, write its record, then store the status, under optimistic
+    locking (``revision``): a request whose revision moved on (another writer) is read and written again, so
+    the last record written was rendered from a read that followed every target change. Requests not in the
+    ledger are left out."""
+    return _refresh(request_ids, announce=False)[0]
+
+
+def refresh_and_announce(request_ids: Iterable[str]) -> dict[str, int]:
+    """:func:`refresh_all`, and the requests that are COMPLETED or FAILED and not announced yet are announced
+    between their record and their status: an event each, and for FAILED ones an SNS message (when the queue has
+    a topic) and the failed-requests metric. The status is stored with ``announcedStatus``, so announcements
+    are at least once: a call that fails after announcing, or whose write lost a race, announces again when
+    retried, and one that stored the status does not. Returns how many were announced."""
+    return _refresh(request_ids, announce=True)[1]
+
+
+def _refresh(request_ids: Iterable[str], *, announce: bool) -> tuple[list[Refreshed], dict[str, int]]:
+    todo, done = sorted(set(request_ids)), []
+    announced: dict[str, str] = {}
     for _ in range(_REFRESH_ATTEMPTS):
-        request, targets = items_of(request_id)
-        if request is None:
-            return None
-        previous = request["status"]
-        status = requests.request_status(previous, [t["status"] for t in targets])
-        updated = {**request, "status": status}
-        if status == REQUEST_COMPLETED:
-            updated["completedAt"] = request.get("completedAt") or requests.latest(
-                t.get("completedAt") for t in targets)
-        if status == REQUEST_FAILED:
-            updated["reason"] = requests.failure_reason(targets)
-        record = requests.render_record(updated, targets)
-        write_record(record)
-        if _store_status(request, updated):
-            return Refreshed(record, previous, request.get(ANNOUNCED))
-    raise RuntimeError(f"request {request_id}: its ledger items kept changing; try again")
+        if not todo:
+            break
+        rendered = [_render(request, targets) for request, targets in read_all(todo).values()]
+        _write_records([r.record for _, _, r in rendered])
+        if announce:  # not again for a request this call announced already (its first write lost a race)
+            announced.update(_announce_outcomes([r for _, _, r in rendered if r.to_announce and
+                                                 announced.get(r.record["requestId"]) != r.to_announce]))
+        told = [announced.get(request["pk"]) if announced.get(request["pk"]) == updated["status"] else None
+                for request, updated, _ in rendered]
+        stored = conditional_writes([_store_update(request, updated, status)
+                                     for (request, updated, _), status in zip(rendered, told)])
+        done += [Refreshed(r.record, r.previous_status, status or r.announced)
+                 for (_, _, r), status, ok in zip(rendered, told, stored) if ok]
+        todo = [request["pk"] for (request, _, _), ok in zip(rendered, stored) if not ok]
+    if todo:
+        raise RuntimeError(f"{len(todo)} request(s), first {todo[0]}: their ledger items kept changing; try again")
+    statuses = list(announced.values())
+    return done, {"completed": statuses.count(REQUEST_COMPLETED), "failed": statuses.count(REQUEST_FAILED)}
 
 
-def _store_status(request: Mapping[str, Any], updated: Mapping[str, Any]) -> bool:
+def _render(request: dict[str, Any], targets: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any],
+                                                                              Refreshed]:
+    """The request item as read, as it is to be stored, and what is known once it is."""
+    previous = request["status"]
+    status = requests.request_status(previous, [t["status"] for t in targets])
+    updated = {**request, "status": status}
+    if status == REQUEST_COMPLETED:
+        updated["completedAt"] = request.get("completedAt") or requests.latest(t.get("completedAt") for t in targets)
+    if status == REQUEST_FAILED:
+        updated["reason"] = requests.failure_reason(targets)
+    return request, updated, Refreshed(requests.render_record(updated, targets), previous, request.get(ANNOUNCED))
+
+
+def _write_records(records: list[dict[str, Any]]) -> None:
+    if len(records) <= 1:
+        for record in records:
+            write_record(record)
+        return
+    with ThreadPoolExecutor(max_workers=min(_RECORD_THREADS, len(records))) as pool:
+        list(pool.map(write_record, records))
+
+
+def _store_update(request: Mapping[str, Any], updated: Mapping[str, Any], announced: str | None) -> dict[str, Any]:
+    """The conditional update storing the derived status (and ``announcedStatus``, once announced) on the
+    request item, if no other writer stored a revision since it was read."""
     revision = int(request.get("revision", 0))
     names = {"#s": "status", "#o": LEDGER_OPEN_FLAG}
     values: dict[str, Any] = {":s": {"S": updated["status"]}, ":next": {"N": str(revision + 1)},
@@ -365,17 +474,14 @@ def _store_status(request: Mapping[str, Any], updated: Mapping[str, Any]) -> boo
         if updated.get(field):
             sets.append(f"{field} = :{field}")
             values[f":{field}"] = {"S": updated[field]}
+    if announced:
+        sets.append("#a = :announced")
+        names["#a"] = ANNOUNCED
+        values[":announced"] = {"S": announced}
     expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
-    try:
-        dynamodb().update_item(
-            TableName=table(), Key=key(request["pk"], request["sk"]), UpdateExpression=expression,
-            ConditionExpression="attribute_not_exists(revision) OR revision = :rev",
-            ExpressionAttributeNames=names, ExpressionAttributeValues=values)
-        return True
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            return False
-        raise service_error(error, "UpdateItem") from None
+    return {"TableName": table(), "Key": key(request["pk"], request["sk"]), "UpdateExpression": expression,
+            "ConditionExpression": "attribute_not_exists(revision) OR revision = :rev",
+            "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}
 
 
 # --------------------------------------------------------------------------- announcements
@@ -393,12 +499,9 @@ def announce(detail_type: str, details: Iterable[Mapping[str, Any]]) -> None:
             raise RuntimeError(f"PutEvents refused {result['FailedEntryCount']} event(s): {', '.join(codes)}")
 
 
-def announce_outcomes(refreshed: Iterable[Refreshed]) -> dict[str, int]:
-    """Events for the requests that are COMPLETED or FAILED and not announced yet, and for FAILED ones an SNS
-    message (when the queue has a topic) and the failed-requests metric; then each is marked announced
-    (``announcedStatus``). At least once: a call that fails between the two announces again when retried.
-    Returns the counts."""
-    refreshed = list(refreshed)
+def _announce_outcomes(refreshed: list[Refreshed]) -> dict[str, str]:
+    """The events (and for FAILED requests the SNS messages and the metric) of the requests whose final status
+    is not announced yet; returns request ID → the status announced."""
     completed = [r.record for r in refreshed if r.to_announce == REQUEST_COMPLETED]
     failed = [r.record for r in refreshed if r.to_announce == REQUEST_FAILED]
     if completed:
@@ -412,22 +515,7 @@ def announce_outcomes(refreshed: Iterable[Refreshed]) -> dict[str, int]:
                     TopicArn=topic, Subject=f"Deletion request FAILED: {record['requestId']}"[:100],
                     Message=failed_message(record))
         put_metric(METRIC_FAILED_REQUESTS, len(failed), "Count")
-    for record in completed + failed:
-        _mark_announced(record["requestId"], record["status"])
-    return {"completed": len(completed), "failed": len(failed)}
-
-
-def _mark_announced(request_id: str, status: str) -> None:
-    """After the event (and message, and metric) went out: a retried call does not announce it again; a call
-    that failed before this line announces it again (at least once)."""
-    try:
-        dynamodb().update_item(TableName=table(), Key=key(request_id, LEDGER_REQUEST_ITEM),
-                               UpdateExpression="SET #a = :s", ConditionExpression="attribute_exists(pk)",
-                               ExpressionAttributeNames={"#a": ANNOUNCED},
-                               ExpressionAttributeValues={":s": {"S": status}})
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-            raise service_error(error, "UpdateItem") from None
+    return {record["requestId"]: record["status"] for record in completed + failed}
 
 
 def failed_message(record: Mapping[str, Any]) -> str:

@@ -168,8 +168,10 @@ class _Counter:
             return reads([parsed.get("Item") or {}], params.get("ConsistentRead", False))
         if op in ("Query", "Scan"):
             return reads(parsed.get("Items", []), params.get("ConsistentRead", False))
-        if op == "BatchGetItem":
-            return sum(reads([i], False) for items in parsed.get("Responses", {}).values() for i in items)
+        if op == "BatchGetItem":  # each item on its own, by its table's ConsistentRead
+            asked = params.get("RequestItems", {})
+            return sum(reads([i], asked.get(table, {}).get("ConsistentRead", False))
+                       for table, items in parsed.get("Responses", {}).items() for i in items)
         if op == "TransactGetItems":
             return sum(2 * reads([r.get("Item") or {}], True) for r in parsed.get("Responses", []))
         return 0.0

@@ -445,11 +445,18 @@ def _tags(params: dict[str, Any]) -> dict[str, str]:
 
 
 def _transaction_items(call: AwsCall) -> list[AwsCall] | None:
-    """A DynamoDB transaction as the calls IAM authorises: each item's member (``Put``, ``Update``,
-    ``Delete``, ``ConditionCheck``, ``Get``) is the action ``<member>Item`` on that item's table (the
-    DynamoDB developer guide's rule for TransactWriteItems/TransactGetItems; the actions themselves are then
-    looked up in the authorization data like any other). None for any other call."""
-    if call.service != "dynamodb" or call.operation not in ("TransactWriteItems", "TransactGetItems"):
+    """A DynamoDB call on several items as the calls IAM authorises. A transaction: each item's member
+    (``Put``, ``Update``, ``Delete``, ``ConditionCheck``, ``Get``) is the action ``<member>Item`` on that item's
+    table (the DynamoDB developer guide's rule for TransactWriteItems/TransactGetItems; the actions themselves
+    are then looked up in the authorization data like any other). A batch (``BatchGetItem``,
+    ``BatchWriteItem``): its own action on each table it names. None for any other call."""
+    if call.service != "dynamodb":
+        return None
+    if call.operation in ("BatchGetItem", "BatchWriteItem") and "RequestItems" in call.params:
+        return [AwsCall(call.function, call.service, call.operation, {"TableName": name, **body},
+                        call.response_arns, call.error, call.secure_transport, call.region)
+                for name, body in call.params.get("RequestItems", {}).items()]
+    if call.operation not in ("TransactWriteItems", "TransactGetItems"):
         return None
     return [AwsCall(call.function, call.service, f"{member}Item", body, call.response_arns, call.error,
                     call.secure_transport, call.region)
@@ -540,7 +547,7 @@ class Mapper:
 
     def requests_for_call(self, call: AwsCall) -> list[Request]:
         items = _transaction_items(call)
-        if items is not None:  # IAM authorises each item of a DynamoDB transaction as its own action
+        if items is not None:  # IAM authorises each item of a DynamoDB transaction (each table of a batch) on its own
             return [r for item in items for r in self.requests_for_call(item)]
         function_id = self.function_id(call.function)
         role_id = self.policies.function_role(function_id)

@@ -227,6 +227,18 @@ def test_calls_map_to_actions_resources_and_dependents_from_the_authorization_da
     assert put.context["s3:x-amz-server-side-encryption"] == "aws:kms"  # a header's condition key
     [put_events] = mapper.requests_for_call(by_operation[("events", "PutEvents")])
     assert put_events.resource.endswith(":event-bus/default") and put_events.context["events:source"]
+    keys = {"Keys": [{"pk": {"S": "R1"}, "sk": {"S": "REQUEST"}}]}
+    batch_get = iam.AwsCall(put_call.function, "dynamodb", "BatchGetItem", {"RequestItems": {"ledger": keys,
+                                                                                            "archive": keys}})
+    assert [(r.action, r.resource.split(":")[-1]) for r in mapper.requests_for_call(batch_get)] == [
+        ("dynamodb:BatchGetItem", "table/ledger"), ("dynamodb:BatchGetItem", "table/archive")]  # one per table
+    item = {"TableName": "ledger", "Key": keys["Keys"][0]}
+    transaction = iam.AwsCall(put_call.function, "dynamodb", "TransactWriteItems", {"TransactItems": [
+        {"Update": {**item, "UpdateExpression": "SET a = :a"}}, {"ConditionCheck": {**item, "ConditionExpression": "x"}},
+        {"Put": {"TableName": "archive", "Item": keys["Keys"][0]}}]})
+    assert [(r.action, r.resource.split(":")[-1]) for r in mapper.requests_for_call(transaction)] == [
+        ("dynamodb:UpdateItem", "table/ledger"), ("dynamodb:ConditionCheckItem", "table/ledger"),
+        ("dynamodb:PutItem", "table/archive")]  # one per item, as its member's action
 
 
 def test_a_call_whose_resource_cannot_be_named_fails_loudly(policies, recording):

@@ -41,7 +41,7 @@ HANDLER_OPERATIONS = {
     "stepfunctions": ["DescribeExecution", "GetExecutionHistory", "StartExecution"],
     "events": ["PutEvents"],
     "sns": ["Publish"],
-    "dynamodb": ["TransactWriteItems", "Query", "UpdateItem"],
+    "dynamodb": ["TransactWriteItems", "Query", "UpdateItem", "BatchGetItem"],
     "cloudwatch": ["PutMetricData"],
 }
 

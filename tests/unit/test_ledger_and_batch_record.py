@@ -4,6 +4,7 @@ and how batch_record reads a deletion's outcome (Step Functions stubbed)."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import pytest
 
@@ -15,6 +16,7 @@ from .conftest import BUCKET, make_client
 
 TABLE = "ledger"
 SHOP = "arn:aws:personalize:us-east-1:123456789012:dataset-group/shop"
+NEWS = "arn:aws:personalize:us-east-1:123456789012:dataset-group/news"
 MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:DataDeletion"
 
 
@@ -55,10 +57,12 @@ def ledger_env(aws, services, monkeypatch):
         services.clients.pop(service, None)
 
 
-def queue_request(dynamodb, request_id: str, received: str = "2026-12-01T09:00:00Z", groups=(SHOP,)) -> None:
+def queue_request(dynamodb, request_id: str, received: str = "2026-12-01T09:00:00Z", groups=(SHOP,),
+                  listed: bool = True) -> None:
+    """A QUEUED request as the intake registers it (``listed=False``: as an intake before ``targetGroups``)."""
     request = {"pk": request_id, "sk": "REQUEST", "requestId": request_id, "status": "QUEUED", "receivedAt": received,
                "bucket": BUCKET, "key": f"deletions/requests/{request_id}.csv", "userIds": 2, "bytes": 30,
-               "revision": 1, "openFlag": "OPEN"}
+               "revision": 1, "openFlag": "OPEN", **({"targetGroups": list(groups)} if listed else {})}
     dynamodb.put_item(TableName=TABLE, Item=ledger.to_item(request))
     for group in groups:
         dynamodb.put_item(TableName=TABLE, Item=ledger.to_item({
@@ -102,8 +106,8 @@ def test_overlapping_claims_never_take_one_target_twice(ledger_env, clock, monke
     mine = ledger.claim(seen_by_both, "b-mine", "b-mine/shop/0001")
 
     assert [t["requestId"] for t in other] == ["R1"]
-    assert [t["requestId"] for t in mine] == ["R0", "R2", "R3"]  # the cancelled transaction fell back per item
-    assert calls == [4]
+    assert [t["requestId"] for t in mine] == ["R0", "R2", "R3"]
+    assert calls == [4, 3]  # the cancelled transaction is sent again without the item the other run took
     assert [t["requestId"] for t in ledger.claimed_targets("b-other/shop/0001")] == ["R1"]
 
 
@@ -118,6 +122,36 @@ def test_claims_of_more_than_100_targets_are_chunked(ledger_env, clock, monkeypa
     claimed = ledger.claim(list(ledger.queued_targets(SHOP)), "b1", "b1/shop/0001")
 
     assert len(claimed) == 150 and sizes == [100, 50]
+
+
+def _cancelled(codes):
+    from botocore.exceptions import ClientError
+
+    return ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+                        "CancellationReasons": [{"Code": c} for c in codes]}, "TransactWriteItems")
+
+
+def test_a_transaction_cancelled_by_a_conflict_alone_is_sent_again_after_a_pause_then_given_up(
+        ledger_env, clock, monkeypatch):
+    for i in range(3):
+        queue_request(ledger_env, f"R{i}")
+    targets = list(ledger.queued_targets(SHOP))
+    original = ledger_env.transact_write_items
+    answers = [_cancelled(["None", "TransactionConflict", "None"])]
+    monkeypatch.setattr(ledger_env, "transact_write_items",
+                        lambda **kw: (_ for _ in ()).throw(answers.pop(0)) if answers else original(**kw))
+    pauses = []
+    monkeypatch.setattr(ledger.time, "sleep", pauses.append)
+
+    assert len(ledger.claim(targets, "b1", "b1/shop/0001")) == 3  # the conflict passed: all three claimed
+    assert pauses == [ledger._WRITE_PAUSE_SECONDS]
+
+    for i in range(3, 5):
+        queue_request(ledger_env, f"R{i}")
+    answers[:] = [_cancelled(["ThrottlingError", "None"])] * ledger._WRITE_ATTEMPTS
+    with pytest.raises(RuntimeError, match=r"cancelled 5 times \(ThrottlingError\); try again"):
+        ledger.claim(list(ledger.queued_targets(SHOP)), "b2", "b2/shop/0001")
+    assert [t["requestId"] for t in ledger.queued_targets(SHOP)] == ["R3", "R4"]  # nothing half-claimed
 
 
 def test_a_failed_job_requeues_until_the_last_attempt(ledger_env, clock):
@@ -152,24 +186,25 @@ def test_refresh_writes_the_record_and_the_status_it_derives(ledger_env, clock):
 
 
 def test_refresh_renders_again_when_another_writer_changed_the_request(ledger_env, clock, monkeypatch):
-    queue_request(ledger_env, "R1")
+    for rid in ("R1", "R2", "R3"):
+        queue_request(ledger_env, rid)
     writes = []
-    original = ledger._store_status
+    original = ledger.write_record
 
-    def racing(request, updated):
-        writes.append(updated["status"])
-        if len(writes) == 1:  # another writer stores first: our read is stale
-            ledger_env.update_item(TableName=TABLE, Key=ledger.key("R1", "REQUEST"),
+    def racing(record):
+        writes.append(record["requestId"])
+        if writes.count("R2") == 1 and record["requestId"] == "R2":  # another writer stores first: our read is stale
+            ledger_env.update_item(TableName=TABLE, Key=ledger.key("R2", "REQUEST"),
                                    UpdateExpression="SET revision = :r", ExpressionAttributeValues={":r": {"N": "7"}})
-        return original(request, updated)
+        return original(record)
 
-    monkeypatch.setattr(ledger, "_store_status", racing)
+    monkeypatch.setattr(ledger, "write_record", racing)
 
-    ledger.refresh("R1")
+    refreshed = ledger.refresh_all(["R1", "R2", "R3"])
 
-    assert len(writes) == 2
-    request, _ = ledger.items_of("R1")
-    assert request["revision"] == 8
+    assert sorted(r.record["requestId"] for r in refreshed) == ["R1", "R2", "R3"]
+    assert sorted(writes) == ["R1", "R2", "R2", "R3"]  # only the one that lost the race is read and written again
+    assert [ledger.items_of(rid)[0]["revision"] for rid in ("R1", "R2", "R3")] == [2, 8, 2]
 
 
 # --------------------------------------------------------------------------- batch_record.outcome
@@ -339,17 +374,61 @@ def test_an_outcome_is_announced_again_after_a_call_that_failed_before_announcin
 
     monkeypatch.setattr(ledger, "announce", failing)
     with pytest.raises(RuntimeError):
-        ledger.announce_outcomes([ledger.refresh("R1")])  # the status is stored, the event never went out
+        ledger.refresh_and_announce(["R1"])  # the record is written, the event never went out
     monkeypatch.setattr(ledger, "announce", lambda detail_type, details: sent.extend(
         f"{detail_type}:{d['requestId']}" for d in details))
 
-    retried = ledger.refresh("R1")  # the retried (or redriven) Record step
-    assert retried.changed_to is None and retried.to_announce == "COMPLETED"
-    assert ledger.announce_outcomes([retried]) == {"completed": 1, "failed": 0}
+    assert ledger.refresh_and_announce(["R1"]) == {"completed": 1, "failed": 0}  # the retried (or redriven) step
     assert sent == ["Deletion Request Completed:R1"]
-    assert ledger.announce_outcomes([ledger.refresh("R1")]) == {"completed": 0, "failed": 0}  # once is enough
     request, _ = ledger.items_of("R1")
-    assert request[ledger.ANNOUNCED] == "COMPLETED"
+    assert (request["status"], request[ledger.ANNOUNCED]) == ("COMPLETED", "COMPLETED")
+    assert ledger.refresh_and_announce(["R1"]) == {"completed": 0, "failed": 0}  # once stored, not again
+    assert sent == ["Deletion Request Completed:R1"]
+
+
+def test_an_announced_request_whose_status_write_lost_a_race_is_stored_without_a_second_event(
+        ledger_env, clock, monkeypatch):
+    for rid in ("R1", "R2"):
+        queue_request(ledger_env, rid)
+    claimed = ledger.claim(list(ledger.queued_targets(SHOP)), "b1", "b1/shop/0001")
+    ledger.finish_all(claimed, "b1/shop/0001", succeeded=True, job_arn="arn:job", reason=None, max_attempts=3)
+    sent: list[str] = []
+    monkeypatch.setattr(ledger, "announce", lambda detail_type, details: sent.extend(d["requestId"] for d in details))
+    original = ledger._announce_outcomes
+
+    def racing(refreshed):
+        told = original(refreshed)
+        if len(sent) == 2:  # another writer stores R2 between our announcement and our write
+            ledger_env.update_item(TableName=TABLE, Key=ledger.key("R2", "REQUEST"),
+                                   UpdateExpression="SET revision = :r", ExpressionAttributeValues={":r": {"N": "7"}})
+        return told
+
+    monkeypatch.setattr(ledger, "_announce_outcomes", racing)
+
+    assert ledger.refresh_and_announce(["R1", "R2"]) == {"completed": 2, "failed": 0}
+    assert sent == ["R1", "R2"]
+    assert [ledger.items_of(rid)[0][ledger.ANNOUNCED] for rid in ("R1", "R2")] == ["COMPLETED", "COMPLETED"]
+
+
+def test_many_requests_are_read_in_batches_and_a_request_without_its_target_list_by_query(
+        ledger_env, clock, monkeypatch):
+    for i in range(150):
+        queue_request(ledger_env, f"R{i:03d}", groups=(SHOP, NEWS))
+    queue_request(ledger_env, "OLD", groups=(SHOP, NEWS), listed=False)
+    calls = Counter()
+    for name in ("batch_get_item", "query"):
+        original = getattr(ledger_env, name)
+        monkeypatch.setattr(ledger_env, name, lambda _o=original, _n=name, **kw: (calls.update([_n]), _o(**kw))[1])
+    ids = [f"R{i:03d}" for i in range(150)] + ["OLD"]
+
+    found = ledger.read_all(ids + ["MISSING"])
+
+    assert sorted(found) == sorted(ids)
+    assert calls == {"batch_get_item": 2 + 3, "query": 1}  # 151 request keys, then 300 target keys; OLD by query
+    for rid in ("R007", "OLD"):
+        request, targets = found[rid]
+        assert (request, targets) == ledger.items_of(rid)
+        assert [t["datasetGroupArn"] for t in targets] == sorted([SHOP, NEWS], key=ledger.target_sk)
 
 
 def test_a_retried_claim_never_claims_into_a_part_whose_input_exists(ledger_env, clock, monkeypatch):

@@ -76,7 +76,7 @@ def _claim_group(batch: str, group: str, limit: int, touched: set[str]) -> dict[
     """The group's claimed parts (adopted or new), or its deferral; adds the requests whose ledger items changed
     to ``touched``."""
     out: dict[str, Any] = {"batchId": batch, "datasetGroupArn": group, "deferred": False}
-    parts = _adopted(batch, group)
+    parts = _adopted(batch, group, touched)
     adopted = len(parts)  # the first parts; the new ones were checked to have no input before their claim
     pending = _pending_jobs(group)
     free = limit - pending - len(parts)
@@ -110,15 +110,18 @@ def _claim_group(batch: str, group: str, limit: int, touched: set[str]) -> dict[
         for number, claimed in parts]}
 
 
-def _adopted(batch: str, group: str) -> list[tuple[int, list[dict[str, Any]]]]:
+def _adopted(batch: str, group: str, touched: set[str]) -> list[tuple[int, list[dict[str, Any]]]]:
     """The parts an earlier attempt of this batch claimed for the group, each with its targets still IN_PROGRESS
-    (a target that failed when its file was gone stays listed under the part, and stays out of its input)."""
+    (a target that failed when its file was gone stays listed under the part, and stays out of its input). Every
+    request such a part carried goes to ``touched``: an attempt that failed a request and then failed before
+    rewriting its record leaves that to this one."""
     found = []
     number = 1
     while True:
         claimed = ledger.claimed_targets(requests.part_id(batch, group, number))
         if not claimed:
             return found
+        touched.update(t["requestId"] for t in claimed)
         found.append((number, [t for t in claimed if t["status"] == REQUEST_IN_PROGRESS]))
         number += 1
 

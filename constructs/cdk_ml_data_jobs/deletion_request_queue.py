@@ -379,7 +379,7 @@ class DeletionRequestQueue(Construct):
             "datasetGroupArns.$": "$.datasetGroupArns", "executionName.$": "$$.Execution.Name",
             "startTime.$": "$$.Execution.StartTime"},
             "Per dataset group: check the quota, claim the queued requests; write the inputs; record IN_PROGRESS.",
-            result_path="$.claimed", retried=["ClaimedPartsNotVisibleYet"])
+            result_path="$.claimed", retried=["ClaimedPartsNotVisibleYet", contract.ERROR_LEDGER_CONTENDED])
         run = sfn.CustomState(scope, contract.STATE_BATCH_RUN, state_json={
             "Type": "Task",
             "Comment": "Run the data deletion workflow on this part's input (named after the batch: a redrive "
@@ -417,7 +417,7 @@ class DeletionRequestQueue(Construct):
         record = task(contract.STATE_BATCH_RECORD, self.record_function, {
             "groups.$": "$.claimed.groups", "claimFailed.$": "$.claimed.requestsFailed"},
             "Record every part's outcome on its requests (completed, requeued or failed); rewrite each "
-            "request's record once.", retried=["ExecutionStillRunning"])
+            "request's record once.", retried=["ExecutionStillRunning", contract.ERROR_LEDGER_CONTENDED])
         summary = task(contract.STATE_BATCH_SUMMARY, self.summary_function, {
             "groups.$": "$.groups", "requestsCompleted.$": "$.requestsCompleted",
             "requestsFailed.$": "$.requestsFailed"},

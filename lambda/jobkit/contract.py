@@ -59,6 +59,9 @@ DELETION_TRANSIENT_ERRORS = ("LimitExceededException", "ResourceInUseException",
 
 #: Named errors of the deletion workflow's opt-in steps (the quiet period and the follow-through).
 ERROR_DATASET_GROUP_BUSY = "DatasetGroupBusy"
+#: the ledger kept being contended (transactions cancelled by conflicts or throttling, batch reads unprocessed):
+#: the batch state machine retries Claim and Record on it
+ERROR_LEDGER_CONTENDED = "LedgerContended"
 ERROR_MODEL_RETRAINING_FAILED = "ModelRetrainingFailed"
 
 # --------------------------------------------------------------------------- S3 layout

@@ -4,7 +4,8 @@ Items (key ``pk`` = request ID, ``sk``):
 
 - the request, ``sk = "REQUEST"``: ``requestId``, ``status``, ``receivedAt``,
   ``completedAt``, ``bucket``/``key``/``versionId``, ``objectIdentity``,
-  ``userIds`` (a count), ``bytes``, ``reason``, ``revision``; ``openFlag``
+  ``userIds`` (a count), ``bytes``, ``reason``, ``targetGroups`` (the dataset
+  groups it has a target in), ``revision``, ``announcedStatus``; ``openFlag``
   while QUEUED or IN_PROGRESS (the sparse ``open`` index, oldest first);
 - one target per dataset group, ``sk = "TARGET#<arn>"``: ``status``,
   ``attempts``, ``batchId``, ``dataDeletionJobArn``, ``lastFailureReason``,
@@ -16,15 +17,18 @@ Items (key ``pk`` = request ID, ``sk``):
 
 A claim is a conditional write (``status = QUEUED``), so two overlapping batch
 runs never claim one target twice. A request's status and record are derived
-from its targets by :func:`refresh`, under optimistic locking on
-``revision``, so writers of different dataset groups never publish a stale
-record. No item holds a user ID.
+from its targets by :func:`refresh_all`, under optimistic locking on
+``revision``, so overlapping writers never publish a stale record. The batch
+steps work in bulk: items read with ``BatchGetItem``, claims in transactions
+of 100, outcomes and statuses as single-item updates 16 at a time
+(:func:`conditional_writes`). No item holds a user ID.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -59,20 +63,23 @@ from .contract import (
     REQUEST_QUEUED,
     Env,
 )
-from .errors import error_code, service_error
+from .errors import JobError, error_code, service_error
 
 _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()
 #: TransactWriteItems takes at most 100 items.
 TRANSACTION_ITEMS = 100
-#: :func:`conditional_writes`: transactions cancelled by conflicts or throttling alone, and the pause after each
+#: :func:`conditional_writes`: pauses in a row after a transaction cancelled by conflicts or throttling alone
+#: (each up to _WRITE_PAUSE_SECONDS × 2^n, full jitter), and the cancellation codes worth a pause
 _WRITE_ATTEMPTS = 5
-_WRITE_PAUSE_SECONDS = 0.2
+_WRITE_PAUSE_SECONDS = 0.1
+_TRANSIENT_CANCELLATIONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
 #: BatchGetItem takes at most 100 keys; its unprocessed keys are asked for again this many times
 _BATCH_GET_KEYS = 100
 _BATCH_GET_ATTEMPTS = 8
-#: record PutObjects in flight at once
+#: record PutObjects, and single-item conditional UpdateItems, in flight at once
 _RECORD_THREADS = 16
+_UPDATE_THREADS = 16
 _REFRESH_ATTEMPTS = 20
 #: How a batch part ended, for :func:`finish`.
 OUTCOME_COMPLETED = "COMPLETED"
@@ -189,12 +196,13 @@ def _batch_get(keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
             except ClientError as error:
                 raise service_error(error, "BatchGetItem") from None
             found += [from_item(i) for i in page.get("Responses", {}).get(table(), [])]
-            pending = page.get("UnprocessedKeys") or {}
+            pending = {name: {**asked, "ConsistentRead": True}
+                       for name, asked in (page.get("UnprocessedKeys") or {}).items()}
             if not pending:
                 break
-            time.sleep(min(0.05 * 2 ** attempt, 2.0))
+            time.sleep(random.uniform(0, min(0.05 * 2 ** attempt, 2.0)))
         else:
-            raise RuntimeError(f"BatchGetItem left keys unprocessed after {_BATCH_GET_ATTEMPTS} attempts; try again")
+            raise LedgerContended(f"BatchGetItem left keys unprocessed after {_BATCH_GET_ATTEMPTS} attempts")
     return found
 
 
@@ -214,11 +222,12 @@ def _claim_update(target: Mapping[str, Any], batch: str, part: str, now: str) ->
 
 
 def claim(targets: list[dict[str, Any]], batch: str, part: str) -> list[dict[str, Any]]:
-    """Claim ``targets`` for ``part`` (QUEUED → IN_PROGRESS) with conditional writes (:func:`conditional_writes`);
-    returns the ones this call claimed: a target another run claimed first is skipped, the rest is still
-    claimed."""
+    """Claim ``targets`` for ``part`` (QUEUED → IN_PROGRESS) with conditional writes (:func:`conditional_writes`,
+    as transactions: a claim answered "not applied" after a lost response would leave its target in ``part``
+    without its IDs in the part's input); returns the ones this call claimed: a target another run
+    claimed first is skipped, the rest is still claimed."""
     now = requests.iso_seconds(clock.now())
-    applied = conditional_writes([_claim_update(t, batch, part, now) for t in targets])
+    applied = conditional_writes([_claim_update(t, batch, part, now) for t in targets], transactions=True)
     return [t for t, ok in zip(targets, applied) if ok]
 
 
@@ -248,52 +257,87 @@ def finish(target: Mapping[str, Any], part: str, *, succeeded: bool, job_arn: st
 def finish_all(targets: list[Mapping[str, Any]], part: str, *, succeeded: bool, job_arn: str | None,
                reason: str | None, max_attempts: int, kind: str | None = None,
                facts: Mapping[str, Any] | None = None) -> list[str | None]:
-    """:func:`_finish_update` on each of ``targets``, through :func:`conditional_writes`. Returns each target's
-    new status, or None for the ones a previous call recorded."""
+    """:func:`_finish_update` on each of ``targets``, through :func:`conditional_writes` (one ``UpdateItem``
+    each: an outcome is one write unit, and a retried call finds what it recorded). Returns each target's new
+    status, or None for the ones a previous call recorded."""
     updates = [_finish_update(t, part, succeeded=succeeded, job_arn=job_arn, reason=reason,
                               max_attempts=max_attempts, kind=kind, facts=facts) for t in targets]
-    applied = conditional_writes([u for u, _ in updates])
+    applied = conditional_writes([u for u, _ in updates], transactions=False)
     return [status if ok else None for (_, status), ok in zip(updates, applied)]
 
 
-def conditional_writes(updates: list[dict[str, Any]]) -> list[bool]:
-    """Apply conditional ``UpdateItem`` parameters, up to 100 per ``TransactWriteItems`` call: one round trip for
-    a hundred writes (a transaction costs two write units per item, an ``UpdateItem`` one, so a lone update goes
-    as an ``UpdateItem``). Returns, per update, whether it was applied: False where its condition did not hold
-    (a competing writer, or an earlier attempt of this call, got there first). A transaction that some of its
-    items cancelled is sent again without them; one cancelled for another reason only (a conflicting
-    transaction, throttling) is sent again after a pause, at most ``_WRITE_ATTEMPTS`` times in all."""
+class LedgerContended(JobError):
+    """The ledger's writes kept being cancelled by conflicting transactions or throttling, or its batch reads kept
+    coming back unprocessed: the state machine retries the step later (nothing is half-written: a cancelled
+    transaction wrote nothing, and every write is conditional)."""
+
+
+def conditional_writes(updates: list[dict[str, Any]], *, transactions: bool) -> list[bool]:
+    """Apply conditional ``UpdateItem`` parameters; returns, per update, whether it was applied: False where its
+    condition did not hold (a competing writer, or an earlier attempt, got there first).
+
+    ``transactions``: in ``TransactWriteItems`` of up to 100, one round trip for a hundred writes, at two write
+    units per KB, and idempotent: botocore gives each transaction a ``ClientRequestToken``, so an SDK retry after
+    a lost response is answered as applied (a retried ``UpdateItem`` fails its own condition and reads as "not
+    applied"). A transaction that some of its items cancelled is sent again without them; one cancelled only by
+    conflicts or throttling is sent again after a pause with full jitter, and after ``_WRITE_ATTEMPTS`` such
+    pauses in a row :class:`LedgerContended` is raised; any other cancellation (a validation error) raises at
+    once. Otherwise one ``UpdateItem`` each, ``_UPDATE_THREADS`` at a time, at one write unit per KB: for
+    independent writes whose "not applied" a caller can live with (an outcome a retried call finds recorded,
+    a status the optimistic lock re-reads)."""
+    if not transactions:
+        return _updates(updates)
+    applied: list[bool] = []
+    for start in range(0, len(updates), TRANSACTION_ITEMS):
+        applied += _write_chunk(updates[start:start + TRANSACTION_ITEMS])
+    return applied
+
+
+def _updates(updates: list[dict[str, Any]]) -> list[bool]:
+    client = dynamodb()
+
+    def apply(update: dict[str, Any]) -> bool:
+        try:
+            client.update_item(**update)
+            return True
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise service_error(error, "UpdateItem") from None
+
+    if len(updates) <= 1:
+        return [apply(u) for u in updates]
+    with ThreadPoolExecutor(max_workers=min(_UPDATE_THREADS, len(updates))) as pool:
+        return list(pool.map(apply, updates))
+
+
+def _write_chunk(updates: list[dict[str, Any]]) -> list[bool]:
     applied = [False] * len(updates)
     todo = list(range(len(updates)))
     pauses = 0
     client = dynamodb()
     while todo:
-        chunk, todo = todo[:TRANSACTION_ITEMS], todo[TRANSACTION_ITEMS:]
-        if len(chunk) == 1:
-            try:
-                client.update_item(**updates[chunk[0]])
-                applied[chunk[0]] = True
-            except ClientError as error:
-                if error_code(error) != "ConditionalCheckFailedException":
-                    raise service_error(error, "UpdateItem") from None
-            continue
         try:
-            client.transact_write_items(TransactItems=[{"Update": updates[i]} for i in chunk])
+            client.transact_write_items(TransactItems=[{"Update": updates[i]} for i in todo])
         except ClientError as error:
             codes = cancelled_codes(error)
-            if error_code(error) != "TransactionCanceledException" or len(codes) != len(chunk):
+            if error_code(error) != "TransactionCanceledException" or len(codes) != len(todo) or \
+                    set(codes) - _TRANSIENT_CANCELLATIONS - {"None", "ConditionalCheckFailed"}:
                 raise service_error(error, "TransactWriteItems") from None
-            kept = [i for i, code in zip(chunk, codes) if code != "ConditionalCheckFailed"]
-            if len(kept) == len(chunk):
+            kept = [i for i, code in zip(todo, codes) if code != "ConditionalCheckFailed"]
+            if len(kept) < len(todo):
+                pauses = 0  # progress: what a competing writer took is settled
+            else:
                 pauses += 1
-                if pauses >= _WRITE_ATTEMPTS:
-                    raise RuntimeError(f"TransactWriteItems was cancelled {pauses} times "
-                                       f"({', '.join(sorted(set(codes) - {'None'}))}); try again") from None
-                time.sleep(_WRITE_PAUSE_SECONDS * pauses)
-            todo = kept + todo
+                if pauses > _WRITE_ATTEMPTS:
+                    raise LedgerContended(f"TransactWriteItems was cancelled {pauses} times in a row "
+                                          f"({', '.join(sorted(set(codes) - {'None'}))})") from None
+                time.sleep(random.uniform(0, _WRITE_PAUSE_SECONDS * 2 ** pauses))
+            todo = kept
             continue
-        for index in chunk:
+        for index in todo:
             applied[index] = True
+        return applied
     return applied
 
 
@@ -418,18 +462,22 @@ def _refresh(request_ids: Iterable[str], *, announce: bool) -> tuple[list[Refres
             break
         rendered = [_render(request, targets) for request, targets in read_all(todo).values()]
         _write_records([r.record for _, _, r in rendered])
-        if announce:  # not again for a request this call announced already (its first write lost a race)
-            announced.update(_announce_outcomes([r for _, _, r in rendered if r.to_announce and
-                                                 announced.get(r.record["requestId"]) != r.to_announce]))
-        told = [announced.get(request["pk"]) if announced.get(request["pk"]) == updated["status"] else None
-                for request, updated, _ in rendered]
-        stored = conditional_writes([_store_update(request, updated, status)
-                                     for (request, updated, _), status in zip(rendered, told)])
-        done += [Refreshed(r.record, r.previous_status, status or r.announced)
-                 for (_, _, r), status, ok in zip(rendered, told, stored) if ok]
-        todo = [request["pk"] for (request, _, _), ok in zip(rendered, stored) if not ok]
+        lost: list[str] = []
+        for start in range(0, len(rendered), TRANSACTION_ITEMS):  # a failure re-announces one slice at most
+            some = rendered[start:start + TRANSACTION_ITEMS]
+            if announce:  # not again for a request this call announced already (its first write lost a race)
+                announced.update(_announce_outcomes([r for _, _, r in some if r.to_announce and
+                                                     announced.get(r.record["requestId"]) != r.to_announce]))
+            told = [announced.get(request["pk"]) if announced.get(request["pk"]) == updated["status"] else None
+                    for request, updated, _ in some]
+            stored = conditional_writes([_store_update(request, updated, status)
+                                         for (request, updated, _), status in zip(some, told)], transactions=False)
+            done += [Refreshed(r.record, r.previous_status, status or r.announced)
+                     for (_, _, r), status, ok in zip(some, told, stored) if ok]
+            lost += [request["pk"] for (request, _, _), ok in zip(some, stored) if not ok]
+        todo = lost
     if todo:
-        raise RuntimeError(f"{len(todo)} request(s), first {todo[0]}: their ledger items kept changing; try again")
+        raise LedgerContended(f"{len(todo)} request(s), first {todo[0]}: their ledger items kept changing")
     statuses = list(announced.values())
     return done, {"completed": statuses.count(REQUEST_COMPLETED), "failed": statuses.count(REQUEST_FAILED)}
 

@@ -108,6 +108,9 @@ def test_the_claim_counts_jobs_claims_requests_and_writes_batch_inputs_only(tpl,
         ("s3:GetObject", f"{BUCKET}/deletions/requests/*"), ("s3:PutObject", f"{BUCKET}/deletions/batches/*"),
         ("s3:PutObject", f"{BUCKET}/audit/deletion-requests/*"), ("cloudwatch:PutMetricData", "*"),
     }
+    assert {g for g in grants if g[0].startswith("dynamodb:")} == {  # BatchGetItem: many requests' items at once
+        (f"dynamodb:{a}", r) for a in ("Query", "UpdateItem", "BatchGetItem")
+        for r in (TABLE, f"{TABLE}/index/queued", f"{TABLE}/index/claimed")}
     writes = {r for a, r in grants if a == "s3:PutObject"}
     assert writes == {f"{BUCKET}/deletions/batches/*", f"{BUCKET}/audit/deletion-requests/*"}
     reads = {r for a, r in grants if a.startswith("s3:Get")}
@@ -124,6 +127,8 @@ def test_the_record_reads_only_the_workflows_executions(tpl, queue):
     executions = ("arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:"
                   "${DataDeletionWorkflowStateMachine442CEB36.Name}:*")
     assert ("states:DescribeExecution", executions) in grants
+    assert {g for g in grants if g[0].startswith("dynamodb:")} == {
+        (f"dynamodb:{a}", r) for a in ("Query", "UpdateItem", "BatchGetItem") for r in (TABLE, f"{TABLE}/index/claimed")}
     assert {a for a, _ in grants if a.startswith("states:")} == {"states:DescribeExecution"}
     assert ("sns:Publish", "${NotificationsTopicAE679CBD}") in grants
     assert {r for a, r in grants if a == "s3:PutObject"} == {f"{BUCKET}/audit/deletion-requests/*"}
@@ -217,6 +222,11 @@ def test_the_batch_runs_the_deletion_workflow_per_dataset_group_and_part(tpl, qu
     assert states[contract.STATE_BATCH_SUMMARY]["Parameters"] == {
         "groups.$": "$.groups", "requestsCompleted.$": "$.requestsCompleted", "requestsFailed.$": "$.requestsFailed"}
     assert states[contract.STATE_BATCH_RECORD]["Next"] == contract.STATE_BATCH_SUMMARY
+    # the errors their handlers raise to be tried again later (the names pinned to the classes in tests/unit)
+    for state, own in ((contract.STATE_BATCH_CLAIM, "ClaimedPartsNotVisibleYet"),
+                       (contract.STATE_BATCH_RECORD, "ExecutionStillRunning")):
+        retried = [r for retry in states[state]["Retry"] for r in retry["ErrorEquals"]]
+        assert {own, contract.ERROR_LEDGER_CONTENDED} <= set(retried)
     assert asl["States"][contract.STATE_BATCH_SUMMARY]["End"] is True
     machine = props(tpl, _lid(queue.batch_state_machine))
     assert machine["StateMachineType"] == "STANDARD" and machine["TracingConfiguration"] == {"Enabled": True}

@@ -131,27 +131,99 @@ def _cancelled(codes):
                         "CancellationReasons": [{"Code": c} for c in codes]}, "TransactWriteItems")
 
 
-def test_a_transaction_cancelled_by_a_conflict_alone_is_sent_again_after_a_pause_then_given_up(
+def _answering(monkeypatch, client, name, answers):
+    """``client.<name>`` raises the queued answers first, then calls moto; returns the calls' parameters."""
+    original, calls = getattr(client, name), []
+
+    def call(**kwargs):
+        calls.append(kwargs)
+        if answers:
+            answer = answers.pop(0)
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+        return original(**kwargs)
+
+    monkeypatch.setattr(client, name, call)
+    return calls
+
+
+def test_a_transaction_cancelled_by_a_conflict_alone_is_sent_again_after_a_pause_then_named(
+        ledger_env, clock, monkeypatch):
+    for i in range(3):
+        queue_request(ledger_env, f"R{i}")
+    answers = [_cancelled(["None", "TransactionConflict", "None"])]
+    calls = _answering(monkeypatch, ledger_env, "transact_write_items", answers)
+    pauses = []
+    monkeypatch.setattr(ledger.time, "sleep", pauses.append)
+
+    assert len(ledger.claim(list(ledger.queued_targets(SHOP)), "b1", "b1/shop/0001")) == 3  # all claimed after it
+    assert [len(c["TransactItems"]) for c in calls] == [3, 3] and len(pauses) == 1
+    assert 0 <= pauses[0] <= 2 * ledger._WRITE_PAUSE_SECONDS  # full jitter
+
+    for i in range(3, 5):
+        queue_request(ledger_env, f"R{i}")
+    answers[:] = [_cancelled(["ThrottlingError", "None"])] * (ledger._WRITE_ATTEMPTS + 1)
+    with pytest.raises(ledger.LedgerContended, match=r"cancelled 6 times in a row \(ThrottlingError\)"):
+        ledger.claim(list(ledger.queued_targets(SHOP)), "b2", "b2/shop/0001")
+    assert type(ledger.LedgerContended("x")).__name__ == contract.ERROR_LEDGER_CONTENDED  # the name the state
+    # machine retries (tests/template pins the Retry)
+    assert [t["requestId"] for t in ledger.queued_targets(SHOP)] == ["R3", "R4"]  # nothing half-claimed
+
+
+def test_a_transaction_drops_the_items_whose_condition_failed_without_a_pause_and_fails_at_once_on_validation(
         ledger_env, clock, monkeypatch):
     for i in range(3):
         queue_request(ledger_env, f"R{i}")
     targets = list(ledger.queued_targets(SHOP))
-    original = ledger_env.transact_write_items
-    answers = [_cancelled(["None", "TransactionConflict", "None"])]
-    monkeypatch.setattr(ledger_env, "transact_write_items",
-                        lambda **kw: (_ for _ in ()).throw(answers.pop(0)) if answers else original(**kw))
+    ledger.claim(targets[:1], "b-other", "b-other/shop/0001")  # another run takes R0
+    answers = [_cancelled(["ConditionalCheckFailed", "TransactionConflict", "None"])]
+    calls = _answering(monkeypatch, ledger_env, "transact_write_items", answers)
     pauses = []
     monkeypatch.setattr(ledger.time, "sleep", pauses.append)
 
-    assert len(ledger.claim(targets, "b1", "b1/shop/0001")) == 3  # the conflict passed: all three claimed
-    assert pauses == [ledger._WRITE_PAUSE_SECONDS]
+    assert [t["requestId"] for t in ledger.claim(targets, "b1", "b1/shop/0001")] == ["R1", "R2"]
+    assert [len(c["TransactItems"]) for c in calls] == [3, 2] and pauses == []  # progress: no pause
 
-    for i in range(3, 5):
-        queue_request(ledger_env, f"R{i}")
-    answers[:] = [_cancelled(["ThrottlingError", "None"])] * ledger._WRITE_ATTEMPTS
-    with pytest.raises(RuntimeError, match=r"cancelled 5 times \(ThrottlingError\); try again"):
+    queue_request(ledger_env, "R3")
+    answers[:] = [_cancelled(["ValidationError"])]
+    with pytest.raises(Exception) as raised:
         ledger.claim(list(ledger.queued_targets(SHOP)), "b2", "b2/shop/0001")
-    assert [t["requestId"] for t in ledger.queued_targets(SHOP)] == ["R3", "R4"]  # nothing half-claimed
+    assert type(raised.value).__name__ == "TransactionCanceledException" and len(calls) == 3  # not sent again
+
+
+def test_a_lone_claim_is_a_transaction_and_a_lone_outcome_an_update(ledger_env, clock, monkeypatch):
+    """A transaction has an idempotency token: an SDK retry after a lost response is answered as applied. A
+    lone claim must never read as "not applied" while its target sits in the part without its IDs."""
+    queue_request(ledger_env, "R1")
+    transactions = _answering(monkeypatch, ledger_env, "transact_write_items", [])
+    updates = _answering(monkeypatch, ledger_env, "update_item", [])
+
+    [target] = ledger.claim(list(ledger.queued_targets(SHOP)), "b1", "b1/shop/0001")
+    assert len(transactions) == 1 and transactions[0]["TransactItems"][0]["Update"]["Key"] == ledger.key(
+        "R1", ledger.target_sk(SHOP)) and updates == []
+    assert ledger.finish(target, "b1/shop/0001", succeeded=True, job_arn="arn:job", reason=None,
+                         max_attempts=3) == "COMPLETED"
+    assert len(transactions) == 1 and len(updates) == 1  # one write unit, not two
+
+
+def test_unprocessed_keys_are_asked_for_again_consistently_then_named(ledger_env, clock, monkeypatch):
+    for rid in ("R1", "R2"):
+        queue_request(ledger_env, rid)
+    unprocessed = {TABLE: {"Keys": [ledger.key("R2", "REQUEST")]}}  # as AWS may answer it, without ConsistentRead
+    first = {"Responses": {TABLE: [ledger.to_item(ledger.items_of("R1")[0])]}, "UnprocessedKeys": unprocessed}
+    answers = [first]
+    calls = _answering(monkeypatch, ledger_env, "batch_get_item", answers)
+    pauses = []
+    monkeypatch.setattr(ledger.time, "sleep", pauses.append)
+
+    found = ledger.read_all(["R1", "R2"])
+
+    assert sorted(found) == ["R1", "R2"] and len(pauses) == 1
+    assert calls[1]["RequestItems"] == {TABLE: {"Keys": [ledger.key("R2", "REQUEST")], "ConsistentRead": True}}
+    answers[:] = [{"Responses": {}, "UnprocessedKeys": unprocessed}] * ledger._BATCH_GET_ATTEMPTS
+    with pytest.raises(ledger.LedgerContended, match="unprocessed"):
+        ledger.read_all(["R1", "R2"])
 
 
 def test_a_failed_job_requeues_until_the_last_attempt(ledger_env, clock):
@@ -395,10 +467,12 @@ def test_an_announced_request_whose_status_write_lost_a_race_is_stored_without_a
     sent: list[str] = []
     monkeypatch.setattr(ledger, "announce", lambda detail_type, details: sent.extend(d["requestId"] for d in details))
     original = ledger._announce_outcomes
+    raced = []
 
     def racing(refreshed):
         told = original(refreshed)
-        if len(sent) == 2:  # another writer stores R2 between our announcement and our write
+        if not raced:  # another writer stores R2 between our announcement and our write, once
+            raced.append(True)
             ledger_env.update_item(TableName=TABLE, Key=ledger.key("R2", "REQUEST"),
                                    UpdateExpression="SET revision = :r", ExpressionAttributeValues={":r": {"N": "7"}})
         return told
@@ -406,8 +480,9 @@ def test_an_announced_request_whose_status_write_lost_a_race_is_stored_without_a
     monkeypatch.setattr(ledger, "_announce_outcomes", racing)
 
     assert ledger.refresh_and_announce(["R1", "R2"]) == {"completed": 2, "failed": 0}
-    assert sent == ["R1", "R2"]
+    assert sent == ["R1", "R2"]  # R2 read and written again, not announced again
     assert [ledger.items_of(rid)[0][ledger.ANNOUNCED] for rid in ("R1", "R2")] == ["COMPLETED", "COMPLETED"]
+    assert [ledger.items_of(rid)[0]["revision"] for rid in ("R1", "R2")] == [2, 8]
 
 
 def test_many_requests_are_read_in_batches_and_a_request_without_its_target_list_by_query(
@@ -447,3 +522,35 @@ def test_a_retried_claim_never_claims_into_a_part_whose_input_exists(ledger_env,
     with pytest.raises(batch_claim.ClaimedPartsNotVisibleYet):
         batch_claim._claim_group("b1", SHOP, 5, set())
     assert [t["requestId"] for t in ledger.queued_targets(SHOP)] == ["R1"]  # nothing claimed
+
+
+def test_a_claim_retried_after_failing_a_gone_file_announces_that_request(ledger_env, clock, monkeypatch):
+    """The first attempt failed the request (its file was gone) and then failed before rewriting its record: the
+    retry adopts the part, whose only target is no longer IN_PROGRESS, and must still refresh and announce it."""
+    import batch_claim
+
+    for name, value in {"DATA_BUCKET": BUCKET, "BATCH_PREFIX": "deletions/batches/", "MAX_BATCH_BYTES": "1000000",
+                        "PENDING_JOB_LIMIT": "5"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(batch_claim, "_pending_jobs", lambda group: 0)
+    monkeypatch.setattr(ledger, "put_metric", lambda *args: None)
+    sent = []
+    monkeypatch.setattr(ledger, "announce", lambda detail_type, details: sent.extend(
+        (detail_type, d["requestId"]) for d in details))
+    queue_request(ledger_env, "R1")  # its file was never uploaded: gone
+    event = {"datasetGroupArns": [SHOP], "executionName": "run-1", "startTime": "2026-12-01T10:00:00Z"}
+    refresh = batch_claim._refresh
+
+    def crashing(request_ids):
+        raise RuntimeError("Lambda timed out")
+
+    monkeypatch.setattr(batch_claim, "_refresh", crashing)
+    with pytest.raises(RuntimeError):
+        batch_claim.handler(event, None)
+    assert ledger.items_of("R1")[0]["status"] == "QUEUED" and sent == []  # the target FAILED, the request not yet
+    monkeypatch.setattr(batch_claim, "_refresh", refresh)
+
+    out = batch_claim.handler(event, None)  # the state machine's retry
+
+    assert out["requestsFailed"] == 1 and sent == [("Deletion Request Failed", "R1")]
+    assert ledger.items_of("R1")[0]["status"] == "FAILED"

@@ -306,7 +306,7 @@ def test_suite() -> float:
 # ---- 5. the deletion request queue at scale --------------------------------------------------
 QUEUE_RATES = [10, 100, 1_000, 10_000]
 QUEUE_DURATIONS = [2 * 3600, 6 * 3600, 24 * 3600]
-QUEUE_BATCH_REQUESTS = 10_000  # the batch: about 35 minutes in-process
+QUEUE_BATCH_REQUESTS = 10_000  # the batch: about 25 minutes in-process
 SMOKE_QUEUE = {"rates": [100], "durations": [2 * 3600], "requests": 200}
 
 

@@ -34,7 +34,7 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
@@ -77,9 +77,8 @@ _TRANSIENT_CANCELLATIONS = frozenset({"TransactionConflict", "ThrottlingError", 
 #: BatchGetItem takes at most 100 keys; its unprocessed keys are asked for again this many times
 _BATCH_GET_KEYS = 100
 _BATCH_GET_ATTEMPTS = 8
-#: record PutObjects, and single-item conditional UpdateItems, in flight at once
-_RECORD_THREADS = 16
-_UPDATE_THREADS = 16
+#: record PutObjects, or single-item conditional UpdateItems, in flight at once (:func:`_each`)
+_THREADS = 16
 _REFRESH_ATTEMPTS = 20
 #: How a batch part ended, for :func:`finish`.
 OUTCOME_COMPLETED = "COMPLETED"
@@ -200,7 +199,7 @@ def _batch_get(keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
                        for name, asked in (page.get("UnprocessedKeys") or {}).items()}
             if not pending:
                 break
-            time.sleep(random.uniform(0, min(0.05 * 2 ** attempt, 2.0)))
+            _pause(0.05 * 2 ** attempt)
         else:
             raise LedgerContended(f"BatchGetItem left keys unprocessed after {_BATCH_GET_ATTEMPTS} attempts")
     return found
@@ -282,7 +281,7 @@ def conditional_writes(updates: list[dict[str, Any]], *, transactions: bool) -> 
     applied"). A transaction that some of its items cancelled is sent again without them; one cancelled only by
     conflicts or throttling is sent again after a pause with full jitter, and after ``_WRITE_ATTEMPTS`` such
     pauses in a row :class:`LedgerContended` is raised; any other cancellation (a validation error) raises at
-    once. Otherwise one ``UpdateItem`` each, ``_UPDATE_THREADS`` at a time, at one write unit per KB: for
+    once. Otherwise one ``UpdateItem`` each, ``_THREADS`` at a time, at one write unit per KB: for
     independent writes whose "not applied" a caller can live with (an outcome a retried call finds recorded,
     a status the optimistic lock re-reads)."""
     if not transactions:
@@ -305,10 +304,20 @@ def _updates(updates: list[dict[str, Any]]) -> list[bool]:
                 return False
             raise service_error(error, "UpdateItem") from None
 
-    if len(updates) <= 1:
-        return [apply(u) for u in updates]
-    with ThreadPoolExecutor(max_workers=min(_UPDATE_THREADS, len(updates))) as pool:
-        return list(pool.map(apply, updates))
+    return _each(apply, updates)
+
+
+def _each(function: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+    """``function`` on each of ``items``, ``_THREADS`` at a time (in this thread for one item), in order."""
+    if len(items) <= 1:
+        return [function(i) for i in items]
+    with ThreadPoolExecutor(max_workers=min(_THREADS, len(items))) as pool:
+        return list(pool.map(function, items))
+
+
+def _pause(ceiling: float) -> None:
+    """A pause of up to ``ceiling`` seconds (2 at most), full jitter: competing writers do not retry in step."""
+    time.sleep(random.uniform(0, min(ceiling, 2.0)))
 
 
 def _write_chunk(updates: list[dict[str, Any]]) -> list[bool]:
@@ -332,7 +341,7 @@ def _write_chunk(updates: list[dict[str, Any]]) -> list[bool]:
                 if pauses > _WRITE_ATTEMPTS:
                     raise LedgerContended(f"TransactWriteItems was cancelled {pauses} times in a row "
                                           f"({', '.join(sorted(set(codes) - {'None'}))})") from None
-                time.sleep(random.uniform(0, _WRITE_PAUSE_SECONDS * 2 ** pauses))
+                _pause(_WRITE_PAUSE_SECONDS * 2 ** pauses)
             todo = kept
             continue
         for index in todo:
@@ -461,7 +470,7 @@ def _refresh(request_ids: Iterable[str], *, announce: bool) -> tuple[list[Refres
         if not todo:
             break
         rendered = [_render(request, targets) for request, targets in read_all(todo).values()]
-        _write_records([r.record for _, _, r in rendered])
+        _each(write_record, [r.record for _, _, r in rendered])
         lost: list[str] = []
         for start in range(0, len(rendered), TRANSACTION_ITEMS):  # a failure re-announces one slice at most
             some = rendered[start:start + TRANSACTION_ITEMS]
@@ -493,15 +502,6 @@ def _render(request: dict[str, Any], targets: list[dict[str, Any]]) -> tuple[dic
     if status == REQUEST_FAILED:
         updated["reason"] = requests.failure_reason(targets)
     return request, updated, Refreshed(requests.render_record(updated, targets), previous, request.get(ANNOUNCED))
-
-
-def _write_records(records: list[dict[str, Any]]) -> None:
-    if len(records) <= 1:
-        for record in records:
-            write_record(record)
-        return
-    with ThreadPoolExecutor(max_workers=min(_RECORD_THREADS, len(records))) as pool:
-        list(pool.map(write_record, records))
 
 
 def _store_update(request: Mapping[str, Any], updated: Mapping[str, Any], announced: str | None) -> dict[str, Any]:

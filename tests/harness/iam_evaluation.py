@@ -44,6 +44,7 @@ documented authorization (the simulator evaluates policies; it does not run AWS)
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import re
 import shutil
@@ -444,7 +445,7 @@ def _tags(params: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def _transaction_items(call: AwsCall) -> list[AwsCall] | None:
+def _item_calls(call: AwsCall) -> list[AwsCall] | None:
     """A DynamoDB call on several items as the calls IAM authorises. A transaction: each item's member
     (``Put``, ``Update``, ``Delete``, ``ConditionCheck``, ``Get``) is the action ``<member>Item`` on that item's
     table (the DynamoDB developer guide's rule for TransactWriteItems/TransactGetItems; the actions themselves
@@ -453,13 +454,11 @@ def _transaction_items(call: AwsCall) -> list[AwsCall] | None:
     if call.service != "dynamodb":
         return None
     if call.operation in ("BatchGetItem", "BatchWriteItem") and "RequestItems" in call.params:
-        return [AwsCall(call.function, call.service, call.operation, {"TableName": name, **body},
-                        call.response_arns, call.error, call.secure_transport, call.region)
-                for name, body in call.params.get("RequestItems", {}).items()]
+        return [dataclasses.replace(call, params={"TableName": name, **body})
+                for name, body in call.params["RequestItems"].items()]
     if call.operation not in ("TransactWriteItems", "TransactGetItems"):
         return None
-    return [AwsCall(call.function, call.service, f"{member}Item", body, call.response_arns, call.error,
-                    call.secure_transport, call.region)
+    return [dataclasses.replace(call, operation=f"{member}Item", params=body)
             for item in call.params.get("TransactItems", []) for member, body in item.items()]
 
 
@@ -546,7 +545,7 @@ class Mapper:
                        identity_policies=self.policies.identity_policies(role_id))
 
     def requests_for_call(self, call: AwsCall) -> list[Request]:
-        items = _transaction_items(call)
+        items = _item_calls(call)
         if items is not None:  # IAM authorises each item of a DynamoDB transaction (each table of a batch) on its own
             return [r for item in items for r in self.requests_for_call(item)]
         function_id = self.function_id(call.function)

@@ -4,7 +4,6 @@ and how batch_record reads a deletion's outcome (Step Functions stubbed)."""
 from __future__ import annotations
 
 import json
-from collections import Counter
 
 import pytest
 
@@ -89,41 +88,6 @@ def test_a_claim_takes_every_queued_target_in_one_transaction(ledger_env, clock)
     assert sorted(t["requestId"] for t in ledger.claimed_targets("b1/shop/0001")) == ["R0", "R1", "R2"]
 
 
-def test_overlapping_claims_never_take_one_target_twice(ledger_env, clock, monkeypatch):
-    for i in range(4):
-        queue_request(ledger_env, f"R{i}")
-    seen_by_both = list(ledger.queued_targets(SHOP))  # two runs read the same queue
-    other = ledger.claim(seen_by_both[1:2], "b-other", "b-other/shop/0001")  # the other run wins R1
-    calls = []
-    original = ledger_env.transact_write_items
-
-    def counting(**kwargs):
-        calls.append(len(kwargs["TransactItems"]))
-        return original(**kwargs)
-
-    monkeypatch.setattr(ledger_env, "transact_write_items", counting)
-
-    mine = ledger.claim(seen_by_both, "b-mine", "b-mine/shop/0001")
-
-    assert [t["requestId"] for t in other] == ["R1"]
-    assert [t["requestId"] for t in mine] == ["R0", "R2", "R3"]
-    assert calls == [4, 3]  # the cancelled transaction is sent again without the item the other run took
-    assert [t["requestId"] for t in ledger.claimed_targets("b-other/shop/0001")] == ["R1"]
-
-
-def test_claims_of_more_than_100_targets_are_chunked(ledger_env, clock, monkeypatch):
-    for i in range(150):
-        queue_request(ledger_env, f"R{i:03d}")
-    sizes = []
-    original = ledger_env.transact_write_items
-    monkeypatch.setattr(ledger_env, "transact_write_items",
-                        lambda **kw: sizes.append(len(kw["TransactItems"])) or original(**kw))
-
-    claimed = ledger.claim(list(ledger.queued_targets(SHOP)), "b1", "b1/shop/0001")
-
-    assert len(claimed) == 150 and sizes == [100, 50]
-
-
 def _cancelled(codes):
     from botocore.exceptions import ClientError
 
@@ -132,7 +96,7 @@ def _cancelled(codes):
 
 
 def _answering(monkeypatch, client, name, answers):
-    """``client.<name>`` raises the queued answers first, then calls moto; returns the calls' parameters."""
+    """``client.<name>`` answers (or raises) the queued answers first, then calls moto; returns the calls' parameters."""
     original, calls = getattr(client, name), []
 
     def call(**kwargs):
@@ -146,6 +110,31 @@ def _answering(monkeypatch, client, name, answers):
 
     monkeypatch.setattr(client, name, call)
     return calls
+
+
+def test_overlapping_claims_never_take_one_target_twice(ledger_env, clock, monkeypatch):
+    for i in range(4):
+        queue_request(ledger_env, f"R{i}")
+    seen_by_both = list(ledger.queued_targets(SHOP))  # two runs read the same queue
+    other = ledger.claim(seen_by_both[1:2], "b-other", "b-other/shop/0001")  # the other run wins R1
+    calls = _answering(monkeypatch, ledger_env, "transact_write_items", [])
+
+    mine = ledger.claim(seen_by_both, "b-mine", "b-mine/shop/0001")
+
+    assert [t["requestId"] for t in other] == ["R1"]
+    assert [t["requestId"] for t in mine] == ["R0", "R2", "R3"]
+    assert [len(c["TransactItems"]) for c in calls] == [4, 3]  # the cancelled transaction is sent again without the item the other run took
+    assert [t["requestId"] for t in ledger.claimed_targets("b-other/shop/0001")] == ["R1"]
+
+
+def test_claims_of_more_than_100_targets_are_chunked(ledger_env, clock, monkeypatch):
+    for i in range(150):
+        queue_request(ledger_env, f"R{i:03d}")
+    calls = _answering(monkeypatch, ledger_env, "transact_write_items", [])
+
+    claimed = ledger.claim(list(ledger.queued_targets(SHOP)), "b1", "b1/shop/0001")
+
+    assert len(claimed) == 150 and [len(c["TransactItems"]) for c in calls] == [100, 50]
 
 
 def test_a_transaction_cancelled_by_a_conflict_alone_is_sent_again_after_a_pause_then_named(
@@ -490,16 +479,13 @@ def test_many_requests_are_read_in_batches_and_a_request_without_its_target_list
     for i in range(150):
         queue_request(ledger_env, f"R{i:03d}", groups=(SHOP, NEWS))
     queue_request(ledger_env, "OLD", groups=(SHOP, NEWS), listed=False)
-    calls = Counter()
-    for name in ("batch_get_item", "query"):
-        original = getattr(ledger_env, name)
-        monkeypatch.setattr(ledger_env, name, lambda _o=original, _n=name, **kw: (calls.update([_n]), _o(**kw))[1])
+    calls = {name: _answering(monkeypatch, ledger_env, name, []) for name in ("batch_get_item", "query")}
     ids = [f"R{i:03d}" for i in range(150)] + ["OLD"]
 
     found = ledger.read_all(ids + ["MISSING"])
 
     assert sorted(found) == sorted(ids)
-    assert calls == {"batch_get_item": 2 + 3, "query": 1}  # 151 request keys, then 300 target keys; OLD by query
+    assert {name: len(made) for name, made in calls.items()} == {"batch_get_item": 2 + 3, "query": 1}  # 151 request keys, then 300 target keys; OLD by query
     for rid in ("R007", "OLD"):
         request, targets = found[rid]
         assert (request, targets) == ledger.items_of(rid)
